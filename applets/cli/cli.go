@@ -1,0 +1,147 @@
+// Package cli is what every applet shares: running a cobra command tree
+// with signals wired to its context, and turning the engine's errors into
+// messages and exit codes, in one place.
+//
+// Exit status: 0 success; 1 an error; 2 a usage error (a bad flag, a
+// missing argument, an invalid name or value). Commands that run something
+// in a container (exec, join) exit with that command's status instead.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sdme/sdme/engine/errdefs"
+)
+
+// UsageError marks an error in how a command was called.
+type UsageError struct{ Err error }
+
+func (e UsageError) Error() string { return e.Err.Error() }
+func (e UsageError) Unwrap() error { return e.Err }
+
+// Usagef returns a UsageError.
+func Usagef(format string, a ...any) error { return UsageError{fmt.Errorf(format, a...)} }
+
+// ExitStatus is returned by a command that ends with a given status,
+// without a message: the status of a command run in a container.
+type ExitStatus int
+
+func (s ExitStatus) Error() string { return fmt.Sprintf("exit status %d", int(s)) }
+
+// Code maps an error to the process exit status.
+func Code(err error) int {
+	var st ExitStatus
+	var ue UsageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &st):
+		return int(st)
+	case errors.As(err, &ue), errors.Is(err, errdefs.ErrInvalidArgument):
+		return 2
+	case errors.Is(err, context.Canceled):
+		return 130
+	}
+	return 1
+}
+
+// Run executes root with args and returns the exit status. SIGINT and
+// SIGTERM cancel the command's context, so the engine can clean up what it
+// had begun before sdme exits.
+func Run(root *cobra.Command, args []string, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root.SetArgs(args)
+	root.SilenceErrors = true
+	root.SilenceUsage = true
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return UsageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
+	})
+	_, err := root.ExecuteContextC(ctx)
+	if err != nil {
+		var st ExitStatus
+		if !errors.As(err, &st) {
+			if isCobraUsage(err) {
+				err = UsageError{err}
+			}
+			fmt.Fprintf(stderr, "%s: %v\n", root.Name(), err)
+		}
+	}
+	return Code(err)
+}
+
+// isCobraUsage recognises the errors cobra itself makes for unknown
+// commands and wrong argument counts, which are not typed.
+func isCobraUsage(err error) bool {
+	var ue UsageError
+	if errors.As(err, &ue) {
+		return false
+	}
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand"} {
+		if strings.Contains(err.Error(), p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Batch applies fn to each name in turn, going on after a failure. It
+// prints each name that succeeded on stdout and each failure on stderr, and
+// fails at the end if any name failed. It stops early once ctx is
+// cancelled (Ctrl-C).
+func Batch(ctx context.Context, stdout, stderr io.Writer, prog, pastTense string, names []string, fn func(name string) (string, error)) error {
+	failed := 0
+	for _, n := range names {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		done, err := fn(n)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+			failed++
+			continue
+		}
+		fmt.Fprintln(stdout, done)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d containers could not be %s", failed, len(names), pastTense)
+	}
+	return nil
+}
+
+// Duration is a flag value for timeouts: a bare number is seconds, and Go
+// durations such as 90s or 2m also work.
+type Duration time.Duration
+
+func (d *Duration) String() string {
+	if *d == 0 {
+		return "0"
+	}
+	return time.Duration(*d).String()
+}
+
+func (d *Duration) Set(s string) error {
+	if n, err := strconv.Atoi(s); err == nil && n >= 0 {
+		*d = Duration(time.Duration(n) * time.Second)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("%q is not a duration (e.g. 90 or 90s or 2m)", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func (d *Duration) Type() string { return "duration" }

@@ -1,0 +1,469 @@
+package sdme
+
+import (
+	"encoding/json"
+	"fmt"
+	"context"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sdme/sdme/applets/cli"
+	"github.com/sdme/sdme/engine/config"
+	"github.com/sdme/sdme/engine/containers"
+)
+
+// createFlags are the flags shared by new and create.
+type createFlags struct {
+	rootfs string
+	opaque []string
+}
+
+func (f *createFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&f.rootfs, "fs", "r", "", "build on the imported rootfs `NAME` instead of cloning /")
+	cmd.Flags().StringSliceVarP(&f.opaque, "opaque-dir", "o", nil,
+		"hide the lower layer's `DIR` (repeatable or comma-separated; default: config host_rootfs_opaque_dirs)")
+}
+
+func (f *createFlags) options(cmd *cobra.Command, name string) (containers.CreateOptions, error) {
+	opts := containers.CreateOptions{Name: name, Rootfs: f.rootfs}
+	if cmd.Flags().Changed("opaque-dir") {
+		dirs, err := config.ParseOpaqueDirs(joinComma(f.opaque))
+		if err != nil {
+			return opts, cli.UsageError{Err: err}
+		}
+		opts.OpaqueDirs = append([]string{}, dirs...)
+	}
+	return opts, nil
+}
+
+func joinComma(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ","
+		}
+		out += x
+	}
+	return out
+}
+
+func (a *app) newCmd() *cobra.Command {
+	var f createFlags
+	var timeout cli.Duration
+	var user string
+	cmd := &cobra.Command{
+		Use:   "new [NAME] [-- COMMAND...]",
+		Short: "Create, start and join a container",
+		Long: `Create a container, boot it and log in: create, start and join in one.
+Without NAME, a pronounceable name is made up. Without COMMAND, you get a
+login shell; on a host clone, as $SUDO_USER when join_as_sudo_user is set.
+
+If the container fails to boot, it is removed again. Once it has booted it
+is kept, whatever the shell's exit status; sdme exits with that status.`,
+		Example: `  sudo sdme new
+  sudo sdme new mybox
+  sudo sdme new mybox -- systemctl status`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if n := cmd.ArgsLenAtDash(); n > 1 || (n < 0 && len(args) > 1) {
+				return cli.Usagef("new takes at most one NAME; put the command after --: sdme new NAME -- COMMAND")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, argv := splitDash(cmd, args)
+			opts, err := f.options(cmd, name)
+			if err != nil {
+				return err
+			}
+			if err := a.load(); err != nil {
+				return err
+			}
+			name, err = a.engine.CreateAndStart(cmd.Context(), opts, time.Duration(timeout), func(step, n string) {
+				a.note("%s '%s'", step, n)
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, name)
+			a.note("joining '%s'", name)
+			return a.join(cmd.Context(), name, user, argv)
+		},
+	}
+	f.register(cmd)
+	timeoutFlag(cmd, &timeout, "how long to wait for the boot (default: config boot_timeout)")
+	cmd.Flags().StringVarP(&user, "user", "u", "", "log in as `USER` (default: root, or $SUDO_USER on a host clone)")
+	return cmd
+}
+
+// splitDash separates [NAME] from the command after "--".
+func splitDash(cmd *cobra.Command, args []string) (name string, argv []string) {
+	dash := cmd.ArgsLenAtDash()
+	if dash < 0 {
+		dash = len(args)
+	}
+	if dash > 0 {
+		name = args[0]
+	}
+	return name, args[dash:]
+}
+
+func (a *app) createCmd() *cobra.Command {
+	var f createFlags
+	cmd := &cobra.Command{
+		Use:   "create [NAME]",
+		Short: "Create a container",
+		Long: `Create a stopped container. Without NAME, a pronounceable name is made up.
+The name is printed on stdout.
+
+Names start with a letter (a-z) and continue with a-z, 0-9 and '-', at most
+64 characters. By default the container is a clone of the host's /; the
+directories in host_rootfs_opaque_dirs (or given with -o) start out empty.`,
+		Example: `  sudo sdme create mybox
+  sudo sdme create mybox -o /etc/systemd/system,/var/log,/srv`,
+		Args: maxArgs(1, "create takes at most one NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			opts, err := f.options(cmd, name)
+			if err != nil {
+				return err
+			}
+			if err := a.load(); err != nil {
+				return err
+			}
+			name, err = a.engine.Create(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			a.note("created '%s'", name)
+			fmt.Fprintln(a.stdout, name)
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func maxArgs(n int, msg string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
+			return cli.Usagef("%s (see '%s --help')", msg, cmd.CommandPath())
+		}
+		return nil
+	}
+}
+
+func minArgs(n int, msg string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return cli.Usagef("%s (see '%s --help')", msg, cmd.CommandPath())
+		}
+		return nil
+	}
+}
+
+func (a *app) startCmd() *cobra.Command {
+	var timeout cli.Duration
+	cmd := &cobra.Command{
+		Use:   "start NAME...",
+		Short: "Boot containers",
+		Long: `Boot each container and wait until its systemd reports it is up. A name may
+be a unique prefix. If a container does not boot within the timeout, or
+exits while booting, it is stopped and the last lines of its log are shown.`,
+		Example:           "  sudo sdme start mybox\n  sudo sdme start -t 120 web db",
+		Args:              minArgs(1, "start needs at least one NAME"),
+		ValidArgsFunction: a.completeNames,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.batch(cmd, args, "starting", "started", func(ctx context.Context, name string) error {
+				return a.engine.Start(ctx, name, time.Duration(timeout))
+			})
+		},
+	}
+	timeoutFlag(cmd, &timeout, "how long to wait for the boot (default: config boot_timeout)")
+	return cmd
+}
+
+// stopFlags select how to stop, shared by stop and restart.
+type stopFlags struct {
+	term, kill bool
+	timeout    cli.Duration
+}
+
+func (f *stopFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.term, "term", false, "terminate through machined instead of halting the guest")
+	cmd.Flags().BoolVar(&f.kill, "kill", false, "kill every process of the container with SIGKILL")
+	cmd.MarkFlagsMutuallyExclusive("term", "kill")
+	timeoutFlag(cmd, &f.timeout, "how long to wait for the container to stop (default 90s, 30s with --term, 15s with --kill)")
+}
+
+func (f *stopFlags) mode() (containers.StopMode, time.Duration) {
+	mode, t := containers.StopGraceful, 90*time.Second
+	switch {
+	case f.term:
+		mode, t = containers.StopTerminate, 30*time.Second
+	case f.kill:
+		mode, t = containers.StopKill, 15*time.Second
+	}
+	if f.timeout > 0 {
+		t = time.Duration(f.timeout)
+	}
+	return mode, t
+}
+
+func (a *app) stopCmd() *cobra.Command {
+	var f stopFlags
+	cmd := &cobra.Command{
+		Use:   "stop NAME...",
+		Short: "Stop containers",
+		Long: `Stop each container and wait until it is down and its overlay unmounted.
+By default the guest is halted cleanly: its init gets SIGRTMIN+3, as from
+systemd-nspawn on SIGTERM. --term asks machined to terminate the machine;
+--kill sends SIGKILL to all of its processes. Stopping a stopped container
+does nothing.`,
+		Example:           "  sudo sdme stop mybox\n  sudo sdme stop --kill web db",
+		Args:              minArgs(1, "stop needs at least one NAME"),
+		ValidArgsFunction: a.completeNames,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			mode, t := f.mode()
+			return a.batch(cmd, args, "stopping", "stopped", func(ctx context.Context, name string) error {
+				return a.engine.Stop(ctx, name, mode, t)
+			})
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func (a *app) restartCmd() *cobra.Command {
+	var f stopFlags
+	var boot cli.Duration
+	cmd := &cobra.Command{
+		Use:               "restart NAME...",
+		Short:             "Stop and start containers again",
+		Example:           "  sudo sdme restart mybox",
+		Args:              minArgs(1, "restart needs at least one NAME"),
+		ValidArgsFunction: a.completeNames,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			mode, t := f.mode()
+			return a.batch(cmd, args, "restarting", "restarted", func(ctx context.Context, name string) error {
+				if err := a.engine.Stop(ctx, name, mode, t); err != nil {
+					return err
+				}
+				return a.engine.Start(ctx, name, time.Duration(boot))
+			})
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().Var(&boot, "boot-timeout", "how long to wait for the boot (default: config boot_timeout)")
+	return cmd
+}
+
+func (a *app) rmCmd() *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "rm NAME...",
+		Short: "Remove containers",
+		Long: `Remove each container with its files and unit. A running container is
+stopped first, cleanly; with -f it is killed. rm also cleans up a container
+whose creation was interrupted.`,
+		Example:           "  sudo sdme rm mybox\n  sudo sdme rm -f web db",
+		Args:              minArgs(1, "rm needs at least one NAME"),
+		ValidArgsFunction: a.completeNames,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.batch(cmd, args, "removing", "removed", func(ctx context.Context, name string) error {
+				return a.engine.Remove(ctx, name, force)
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill a running container instead of stopping it cleanly")
+	return cmd
+}
+
+func (a *app) enableCmd(on bool) *cobra.Command {
+	verb, short, past, doing := "enable", "Start containers at boot", "enabled", "enabling"
+	if !on {
+		verb, short, past, doing = "disable", "Do not start containers at boot", "disabled", "disabling"
+	}
+	return &cobra.Command{
+		Use:               verb + " NAME...",
+		Short:             short,
+		Long:              short + ", with machines.target. This does not start or stop them now.",
+		Example:           "  sudo sdme " + verb + " mybox",
+		Args:              minArgs(1, verb+" needs at least one NAME"),
+		ValidArgsFunction: a.completeNames,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.batch(cmd, args, doing, past, func(ctx context.Context, name string) error {
+				if on {
+					return a.engine.Enable(ctx, name)
+				}
+				return a.engine.Disable(ctx, name)
+			})
+		},
+	}
+}
+
+func (a *app) psCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "ps",
+		Short:   "List containers",
+		Long:    "List all containers with their state. --json prints the same fields as a JSON array.",
+		Example: "  sudo sdme ps\n  sudo sdme ps --json | jq -r '.[].name'",
+		Args:    maxArgs(0, "ps takes no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.load(); err != nil {
+				return err
+			}
+			list, err := a.engine.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if list == nil {
+					list = []containers.Info{}
+				}
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(list)
+			}
+			w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tSTATE\tROOTFS\tCREATED\tENABLED")
+			for _, c := range list {
+				rootfs := c.Rootfs
+				if rootfs == "" {
+					rootfs = "/ (host)"
+				}
+				created := "-"
+				if !c.Created.IsZero() {
+					created = c.Created.Local().Format("2006-01-02 15:04")
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.Name, c.State, rootfs, created, yesNo(c.Enabled))
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func (a *app) joinCmd() *cobra.Command {
+	var user string
+	cmd := &cobra.Command{
+		Use:   "join NAME [COMMAND...]",
+		Short: "Log in to a running container",
+		Long: `Open a login shell in a running container, or run COMMAND in a login
+session. On a terminal this is machinectl shell; without one (in a pipe or
+a script), the shell or command runs with stdin and stdout piped through.
+On a host clone the default user is $SUDO_USER when join_as_sudo_user is
+set and that user exists in the container; otherwise root.
+sdme exits with the session's exit status.`,
+		Example:           "  sudo sdme join mybox\n  sudo sdme join mybox /bin/bash -l\n  echo hostname | sudo sdme join mybox",
+		Args:              minArgs(1, "join needs a NAME"),
+		ValidArgsFunction: a.completeNames,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := a.resolve(args[0])
+			if err != nil {
+				return err
+			}
+			return a.join(cmd.Context(), name, user, args[1:])
+		},
+	}
+	cmd.Flags().SetInterspersed(false)
+	cmd.Flags().StringVarP(&user, "user", "u", "", "log in as `USER`")
+	return cmd
+}
+
+func (a *app) join(ctx context.Context, name, user string, argv []string) error {
+	opts := containers.JoinOptions{
+		User:     user,
+		SudoUser: os.Getenv("SUDO_USER"),
+		Argv:     argv,
+		TTY:      isTerminal(a.stdin) && isTerminal(a.stdout),
+	}
+	if u := a.engine.JoinUser(name, opts); u != "root" {
+		a.note("host clone: joining as '%s' (join_as_sudo_user)", u)
+	}
+	status, err := a.engine.Join(ctx, name, opts, containers.Stdio{In: a.stdin, Out: a.stdout, Err: a.stderr})
+	if err != nil {
+		return err
+	}
+	return exitStatus(status)
+}
+
+func exitStatus(status int) error {
+	if status != 0 {
+		return cli.ExitStatus(status)
+	}
+	return nil
+}
+
+func (a *app) execCmd() *cobra.Command {
+	var user string
+	cmd := &cobra.Command{
+		Use:   "exec NAME [--] COMMAND...",
+		Short: "Run a command in a running container",
+		Long: `Run COMMAND in a running container as a transient unit of its systemd, with
+stdin, stdout and stderr piped through. sdme exits with COMMAND's status.
+There is no login session: no profile is read.`,
+		Example:           "  sudo sdme exec mybox cat /etc/os-release\n  sudo sdme exec mybox -- ls -la /\n  tar c dir | sudo sdme exec mybox -- tar x -C /srv",
+		Args:              minArgs(2, "exec needs a NAME and a COMMAND"),
+		ValidArgsFunction: a.completeNames,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := a.resolve(args[0])
+			if err != nil {
+				return err
+			}
+			argv := args[1:]
+			if len(argv) > 0 && argv[0] == "--" {
+				argv = argv[1:]
+			}
+			if len(argv) == 0 {
+				return cli.Usagef("exec needs a COMMAND")
+			}
+			status, err := a.engine.Exec(cmd.Context(), name, argv, user, containers.Stdio{In: a.stdin, Out: a.stdout, Err: a.stderr})
+			if err != nil {
+				return err
+			}
+			return exitStatus(status)
+		},
+	}
+	cmd.Flags().SetInterspersed(false)
+	cmd.Flags().StringVarP(&user, "user", "u", "", "run as `USER` (default root)")
+	return cmd
+}
+
+func (a *app) logsCmd() *cobra.Command {
+	var follow bool
+	var lines int
+	cmd := &cobra.Command{
+		Use:   "logs NAME",
+		Short: "Show a container's log",
+		Long: `Show the journal of the container's unit: systemd-nspawn's messages and the
+guest's console, from boot to shutdown. Works on stopped containers too.`,
+		Example:           "  sudo sdme logs mybox\n  sudo sdme logs mybox -f\n  sudo sdme logs mybox -n 50",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeNames,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := a.resolve(args[0])
+			if err != nil {
+				return err
+			}
+			return a.engine.Logs(cmd.Context(), name, follow, lines, containers.Stdio{In: a.stdin, Out: a.stdout, Err: a.stderr})
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines")
+	cmd.Flags().IntVarP(&lines, "lines", "n", -1, "show only the last `N` lines")
+	return cmd
+}

@@ -1,0 +1,154 @@
+// Package sdme is the sdme applet: the command line for containers and
+// their configuration. Every command parses its flags, calls the engine and
+// renders the result; the work itself is in engine/.
+//
+// Output: progress notes go to stderr, resulting names to stdout, so that
+// scripts can capture them. See package cli for exit codes.
+package sdme
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sdme/sdme/applets/cli"
+	"github.com/sdme/sdme/engine/config"
+	"github.com/sdme/sdme/engine/containers"
+	"github.com/sdme/sdme/engine/state"
+)
+
+// Main runs the sdme applet and returns its exit status.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return cli.Run(Command(stdin, stdout, stderr), args, stderr)
+}
+
+// app is the state one invocation shares between its commands.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	engine         *containers.Engine
+	cfg            config.Config
+}
+
+// load reads the configuration and makes the engine, once.
+func (a *app) load() error {
+	if a.engine != nil {
+		return nil
+	}
+	cfg, err := config.Load(config.Path())
+	if err != nil {
+		return err
+	}
+	a.cfg = cfg
+	a.engine = containers.New(cfg)
+	return nil
+}
+
+func (a *app) note(format string, args ...any) {
+	fmt.Fprintf(a.stderr, format+"\n", args...)
+}
+
+// Command builds the sdme command tree.
+func Command(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "sdme",
+		Short: "Lightweight systemd-nspawn containers with overlayfs",
+		Long: `sdme manages containers that boot a full systemd, each an ordinary systemd
+service (sdme@NAME.service) running systemd-nspawn over an overlayfs.
+By default a container is a copy-on-write clone of the host's /: the host
+is the read-only lower layer and every write lands in the container's own
+upper layer.
+
+sdme needs root: run it with sudo.`,
+		Example: `  sudo sdme new                 # clone /, boot it and log in
+  sudo sdme create mybox        # create a container
+  sudo sdme start mybox         # boot it
+  sudo sdme exec mybox -- ls /  # run a command inside
+  sudo sdme ps                  # list containers`,
+		Version: version,
+		PersistentPostRun: func(*cobra.Command, []string) {
+			if a.engine != nil {
+				a.engine.Close()
+			}
+		},
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddGroup(&cobra.Group{ID: "containers", Title: "Containers:"}, &cobra.Group{ID: "other", Title: "Other:"})
+	for _, c := range []*cobra.Command{
+		a.newCmd(), a.createCmd(), a.startCmd(), a.stopCmd(), a.restartCmd(), a.rmCmd(),
+		a.enableCmd(true), a.enableCmd(false), a.psCmd(), a.joinCmd(), a.execCmd(), a.logsCmd(),
+	} {
+		c.GroupID = "containers"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{a.configCmd(), manCmd(root)} {
+		c.GroupID = "other"
+		root.AddCommand(c)
+	}
+	root.SetHelpCommandGroupID("other")
+	root.SetCompletionCommandGroupID("other")
+	return root
+}
+
+// version is set at build time with -ldflags "-X ...sdme.version=...".
+var version = "dev"
+
+// resolve turns a name or unique prefix into a container name.
+func (a *app) resolve(arg string) (string, error) {
+	if err := a.load(); err != nil {
+		return "", err
+	}
+	return a.engine.Resolve(arg)
+}
+
+// completeNames offers existing container names for shell completion.
+func (a *app) completeNames(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if err := a.load(); err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	names, _ := state.Names(a.cfg.Datadir + "/state")
+	var out []string
+	for _, n := range names {
+		if strings.HasPrefix(n, toComplete) {
+			out = append(out, n)
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// batch runs fn for every name argument after resolving prefixes.
+func (a *app) batch(cmd *cobra.Command, names []string, verb, pastTense string, fn func(ctx context.Context, name string) error) error {
+	if err := a.load(); err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	return cli.Batch(ctx, a.stdout, a.stderr, "sdme", pastTense, names, func(arg string) (string, error) {
+		name, err := a.engine.Resolve(arg)
+		if err != nil {
+			return "", err
+		}
+		a.note("%s '%s'", verb, name)
+		return name, fn(ctx, name)
+	})
+}
+
+func timeoutFlag(cmd *cobra.Command, p *cli.Duration, what string) {
+	cmd.Flags().VarP(p, "timeout", "t", what+" (seconds, or a duration such as 2m)")
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := file.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

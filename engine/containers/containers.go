@@ -1,0 +1,182 @@
+// Package containers is sdme's container lifecycle: create, start, stop,
+// remove, enable, list, and entering a running container.
+//
+// Vocabulary. A container is a name, a state file and a directory:
+//
+//	upper   the container's own writable layer; everything it changes
+//	work    overlayfs scratch space
+//	merged  where the overlay is mounted while the container runs
+//
+// The lower, read-only layer is the host's / for a host clone, or an
+// imported rootfs. A container runs as the systemd service sdme@NAME.service:
+// the shared template unit plus a drop-in sdme writes at create and refreshes
+// at every start. The unit mounts the overlay, runs systemd-nspawn --boot
+// with --keep-unit, and unmounts after it exits; nspawn registers the
+// container with machined, so machinectl and journalctl -u see it.
+//
+// Every change to a container holds its lock (package lock). Stop takes no
+// lock, so that a start stuck in a long boot can always be stopped.
+package containers
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sdme/sdme/engine/config"
+	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/layout"
+	"github.com/sdme/sdme/engine/lock"
+	"github.com/sdme/sdme/engine/state"
+	"github.com/sdme/sdme/engine/systemd"
+)
+
+// Engine manages the containers of one data directory.
+type Engine struct {
+	cfg    config.Config
+	layout layout.Layout
+	sd     *systemd.Client
+}
+
+// New returns an Engine for the settings in cfg. It connects to systemd
+// only when a call needs it.
+func New(cfg config.Config) *Engine {
+	return &Engine{cfg: cfg, layout: layout.Layout{Datadir: cfg.Datadir}}
+}
+
+// Close releases the D-Bus connections, if any were made.
+func (e *Engine) Close() {
+	if e.sd != nil {
+		e.sd.Close()
+		e.sd = nil
+	}
+}
+
+func (e *Engine) systemd(ctx context.Context) (*systemd.Client, error) {
+	if e.sd == nil {
+		c, err := systemd.Connect(ctx)
+		if err != nil {
+			return nil, err
+		}
+		e.sd = c
+	}
+	return e.sd, nil
+}
+
+// RequireRoot fails unless the process runs as root: containers are
+// systemd system services and overlay mounts, both root's business.
+func RequireRoot() error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("sdme needs root to manage containers; run it with sudo: %w", errdefs.ErrPermissionDenied)
+	}
+	return nil
+}
+
+func (e *Engine) lock(name string) (*lock.Lock, error) {
+	return lock.Exclusive(e.layout.LockFile("containers", name), fmt.Sprintf("container %q", name))
+}
+
+// Info describes a container as ps shows it. The JSON form is the reply of
+// the varlink interface.
+type Info struct {
+	Name string `json:"name"`
+	// State is running, starting, stopping, stopped, failed, or incomplete
+	// (a create that was interrupted; sdme rm cleans it up).
+	State string `json:"state"`
+	// Rootfs is the imported rootfs; empty for a clone of the host.
+	Rootfs  string    `json:"rootfs"`
+	Created time.Time `json:"created"`
+	Enabled bool      `json:"enabled"`
+}
+
+// unitState maps a unit's ActiveState to the container state users see.
+func unitState(active string) string {
+	switch active {
+	case "active", "reloading":
+		return "running"
+	case "activating":
+		return "starting"
+	case "deactivating":
+		return "stopping"
+	case "failed":
+		return "failed"
+	}
+	return "stopped"
+}
+
+// List returns every container, sorted by name. It asks systemd once for
+// all units, however many containers there are.
+func (e *Engine) List(ctx context.Context) ([]Info, error) {
+	if err := RequireRoot(); err != nil {
+		return nil, err
+	}
+	names, err := state.Names(e.layout.StateDir())
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	sd, err := e.systemd(ctx)
+	if err != nil {
+		return nil, err
+	}
+	active, err := sd.ActiveStates(ctx, "sdme@*.service")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Info, 0, len(names))
+	for _, n := range names {
+		c, err := state.Read(e.layout.StateFile(n))
+		info := Info{Name: n, State: unitState(active[layout.Unit(n)]), Rootfs: c.Rootfs, Created: c.Created, Enabled: c.Enabled}
+		if err != nil || !c.Complete() {
+			info.State = "incomplete"
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// Resolve turns a name or a unique prefix of one into a container name.
+// An exact match always wins; an ambiguous prefix lists the candidates.
+func (e *Engine) Resolve(prefix string) (string, error) {
+	if err := RequireRoot(); err != nil {
+		return "", err
+	}
+	names, err := state.Names(e.layout.StateDir())
+	if err != nil {
+		return "", err
+	}
+	var matches []string
+	for _, n := range names {
+		if n == prefix {
+			return n, nil
+		}
+		if prefix != "" && strings.HasPrefix(n, prefix) {
+			matches = append(matches, n)
+		}
+	}
+	switch len(matches) {
+	case 0:
+		return "", fmt.Errorf("container %q: %w", prefix, errdefs.ErrNotFound)
+	case 1:
+		return matches[0], nil
+	}
+	sort.Strings(matches)
+	return "", fmt.Errorf("%q matches %d containers: %s: %w", prefix, len(matches), strings.Join(matches, ", "), errdefs.ErrAmbiguous)
+}
+
+// read loads a container's state, which must be complete.
+func (e *Engine) read(name string) (state.Container, error) {
+	c, err := state.Read(e.layout.StateFile(name))
+	if err != nil {
+		return c, err
+	}
+	if !c.Complete() {
+		return c, fmt.Errorf("container %q was not fully created; remove it with 'sdme rm %s': %w", name, name, errdefs.ErrFailedPrecondition)
+	}
+	return c, nil
+}

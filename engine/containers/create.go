@@ -1,0 +1,191 @@
+package containers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sdme/sdme/engine/config"
+	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/layout"
+	"github.com/sdme/sdme/engine/names"
+	"github.com/sdme/sdme/engine/state"
+)
+
+// CreateOptions says what to create.
+type CreateOptions struct {
+	// Name of the container; empty to generate one.
+	Name string
+	// Rootfs is an imported rootfs to build on; empty for a host clone.
+	Rootfs string
+	// OpaqueDirs overrides the config's host_rootfs_opaque_dirs when non-nil.
+	OpaqueDirs []string
+}
+
+// machinesDir holds machinectl's images; a container may not shadow one.
+const machinesDir = "/var/lib/machines"
+
+// Create makes a stopped container and returns its name.
+//
+// It claims the name first (an empty state file), then builds the layers
+// and the unit drop-in, and writes the full state last. If anything fails,
+// or ctx is cancelled, everything made so far is removed again. A process
+// killed outright leaves an incomplete container that ps shows and rm
+// removes.
+func (e *Engine) Create(ctx context.Context, opts CreateOptions) (name string, err error) {
+	if err := RequireRoot(); err != nil {
+		return "", err
+	}
+	if opts.Rootfs != "" {
+		// Imported root filesystems arrive with `sdme fs import`.
+		return "", fmt.Errorf("rootfs %q: %w", opts.Rootfs, errdefs.ErrNotFound)
+	}
+	opaque := opts.OpaqueDirs
+	if opaque == nil {
+		if opaque, err = config.ParseOpaqueDirs(e.cfg.HostRootfsOpaqueDirs); err != nil {
+			return "", err
+		}
+	}
+	name = opts.Name
+	if name != "" {
+		if err := names.Validate(name); err != nil {
+			return "", err
+		}
+	}
+	progs, err := findPrograms()
+	if err != nil {
+		return "", err
+	}
+	taken, err := e.takenNames(ctx)
+	if err != nil {
+		return "", err
+	}
+	if name == "" {
+		if name, err = names.Generate(taken); err != nil {
+			return "", err
+		}
+	} else if taken(name) {
+		return "", e.conflict(name)
+	}
+
+	l, err := e.lock(name)
+	if err != nil {
+		return "", err
+	}
+	defer l.Unlock()
+	if err := state.Claim(e.layout.StateFile(name)); err != nil {
+		return "", err
+	}
+	defer func() {
+		if err != nil {
+			e.removeFiles(name)
+		}
+	}()
+
+	lower := "/"
+	if err := e.prepareLayers(name, lower, opaque); err != nil {
+		return "", fmt.Errorf("container %q: prepare layers: %w", name, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if _, err := e.writeUnits(name, lower, opaque, progs, e.cfg.BootTimeout); err != nil {
+		return "", fmt.Errorf("container %q: %w", name, err)
+	}
+	c := state.Container{
+		Name:           name,
+		Created:        time.Now(),
+		OpaqueDirs:     opaque,
+		MaskedServices: maskedServices,
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if err := state.Write(e.layout.StateFile(name), c); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// takenNames returns a test for names that are in use: sdme containers,
+// machinectl images, and machines registered with machined by anyone.
+func (e *Engine) takenNames(ctx context.Context) (func(string) bool, error) {
+	sd, err := e.systemd(ctx)
+	if err != nil {
+		return nil, err
+	}
+	running, err := sd.Machines(ctx)
+	if err != nil {
+		return nil, err
+	}
+	machines := map[string]bool{}
+	for _, m := range running {
+		machines[m] = true
+	}
+	return func(n string) bool {
+		return machines[n] || exists(e.layout.StateFile(n)) || exists(filepath.Join(machinesDir, n))
+	}, nil
+}
+
+// conflict explains why name is taken.
+func (e *Engine) conflict(name string) error {
+	switch {
+	case exists(e.layout.StateFile(name)):
+		return fmt.Errorf("container %q: %w", name, errdefs.ErrExists)
+	case exists(filepath.Join(machinesDir, name)):
+		return fmt.Errorf("container %q: a machine image of that name exists in %s: %w", name, machinesDir, errdefs.ErrExists)
+	}
+	return fmt.Errorf("container %q: a machine of that name is registered with machined: %w", name, errdefs.ErrExists)
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+// removeFiles deletes everything create makes, in the reverse order: the
+// drop-in, the layers, then the state file, so that an interrupted removal
+// still shows up in ps and can be run again.
+func (e *Engine) removeFiles(name string) error {
+	var errs []error
+	if err := os.RemoveAll(layout.DropinDir(name)); err != nil {
+		errs = append(errs, err)
+	}
+	if err := e.removeContainerDir(name); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		if err := os.Remove(e.layout.StateFile(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// CreateAndStart creates a container and boots it. If the boot fails, the
+// container is removed again: nothing of a failed create-and-start stays.
+// step, if not nil, hears of each step as it begins ("starting", name).
+func (e *Engine) CreateAndStart(ctx context.Context, opts CreateOptions, timeout time.Duration, step func(what, name string)) (string, error) {
+	if step == nil {
+		step = func(string, string) {}
+	}
+	name, err := e.Create(ctx, opts)
+	if err != nil {
+		return "", err
+	}
+	step("created", name)
+	step("starting", name)
+	if err := e.Start(ctx, name, timeout); err != nil {
+		step("removing", name)
+		// The removal must run even when ctx was cancelled (Ctrl-C).
+		if rerr := e.Remove(context.WithoutCancel(ctx), name, true); rerr != nil {
+			return name, errors.Join(err, fmt.Errorf("remove %q after the failed start: %w", name, rerr))
+		}
+		return name, err
+	}
+	return name, nil
+}

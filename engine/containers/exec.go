@@ -1,0 +1,187 @@
+package containers
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/sdme/sdme/engine/deps"
+	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/layout"
+)
+
+// Stdio are the streams a command in a container reads and writes. When
+// they are *os.File values (a terminal), the child gets them directly.
+type Stdio struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+// runningContainer checks that name is a running container.
+func (e *Engine) runningContainer(ctx context.Context, name string) error {
+	if err := RequireRoot(); err != nil {
+		return err
+	}
+	if _, err := e.read(name); err != nil {
+		return err
+	}
+	up, err := e.Running(ctx, name)
+	if err != nil {
+		return err
+	}
+	if !up {
+		return fmt.Errorf("container %q is not running; start it with 'sdme start %s': %w", name, name, errdefs.ErrFailedPrecondition)
+	}
+	return nil
+}
+
+// Exec runs argv in the running container as a transient unit of its
+// systemd (systemd-run --machine), with stdin, stdout and stderr piped
+// through, and returns the command's exit status.
+func (e *Engine) Exec(ctx context.Context, name string, argv []string, user string, io Stdio) (int, error) {
+	if len(argv) == 0 {
+		return 0, fmt.Errorf("no command to run: %w", errdefs.ErrInvalidArgument)
+	}
+	if err := e.runningContainer(ctx, name); err != nil {
+		return 0, err
+	}
+	return e.systemdRun(ctx, name, user, argv, io)
+}
+
+func (e *Engine) systemdRun(ctx context.Context, name, user string, argv []string, io Stdio) (int, error) {
+	p, err := deps.Find("systemd-run")
+	if err != nil {
+		return 0, err
+	}
+	args := []string{"--machine=" + name, "--pipe", "--wait", "--quiet", "--collect", "--service-type=exec"}
+	if user != "" {
+		// With User= set, systemd also sets HOME, SHELL, USER and LOGNAME.
+		args = append(args, "--uid="+user, "--property=WorkingDirectory=~")
+	}
+	args = append(args, "--")
+	return run(ctx, p[0], append(args, argv...), io)
+}
+
+// JoinOptions says whom to log in as and what to run.
+type JoinOptions struct {
+	// User to log in as; empty for the default (see Join).
+	User string
+	// SudoUser is the $SUDO_USER of the caller, used by default for host
+	// clones when join_as_sudo_user is set.
+	SudoUser string
+	// Argv is the command; empty for a login shell.
+	Argv []string
+	// TTY says the caller's stdin and stdout are a terminal.
+	TTY bool
+}
+
+// JoinUser is the user Join logs in as: the one asked for, else the
+// caller's $SUDO_USER for a host clone (when join_as_sudo_user is on and
+// that user exists in the container), else root.
+func (e *Engine) JoinUser(name string, opts JoinOptions) string {
+	if opts.User != "" {
+		return opts.User
+	}
+	c, err := e.read(name)
+	if err != nil || c.Rootfs != "" || !e.cfg.JoinAsSudoUser || opts.SudoUser == "" || opts.SudoUser == "root" {
+		return "root"
+	}
+	if hasUser(filepath.Join(e.layout.Merged(name), "etc/passwd"), opts.SudoUser) {
+		return opts.SudoUser
+	}
+	return "root"
+}
+
+// Join opens a login session in the running container: machinectl shell on
+// a terminal; without one, the same login shell or command through
+// systemd-run --pipe, so that pipes and scripts work. It returns the
+// session's exit status.
+func (e *Engine) Join(ctx context.Context, name string, opts JoinOptions, io Stdio) (int, error) {
+	if err := e.runningContainer(ctx, name); err != nil {
+		return 0, err
+	}
+	user := e.JoinUser(name, opts)
+	if !opts.TTY {
+		argv := opts.Argv
+		if len(argv) == 0 {
+			argv = []string{"/bin/sh", "-c", `exec "${SHELL:-/bin/sh}" -l`}
+		}
+		return e.systemdRun(ctx, name, user, argv, io)
+	}
+	p, err := deps.Find("machinectl")
+	if err != nil {
+		return 0, err
+	}
+	args := append([]string{"shell", user + "@" + name}, opts.Argv...)
+	return run(ctx, p[0], args, io)
+}
+
+// Logs writes the journal of the container's unit: nspawn's messages and
+// the guest's console, boot included. It works on stopped containers too.
+func (e *Engine) Logs(ctx context.Context, name string, follow bool, lines int, io Stdio) error {
+	if err := RequireRoot(); err != nil {
+		return err
+	}
+	if _, err := e.read(name); err != nil {
+		return err
+	}
+	p, err := deps.Find("journalctl")
+	if err != nil {
+		return err
+	}
+	args := []string{"--no-pager", "-u", layout.Unit(name)}
+	if lines >= 0 {
+		args = append(args, "-n", strconv.Itoa(lines))
+	}
+	if follow {
+		args = append(args, "-f")
+	}
+	status, err := run(ctx, p[0], args, io)
+	if err == nil && status != 0 && ctx.Err() == nil {
+		return fmt.Errorf("journalctl exited with status %d", status)
+	}
+	return err
+}
+
+// run runs a program with io and returns its exit status. Cancelling ctx
+// (Ctrl-C) ends the program.
+func run(ctx context.Context, path string, args []string, io Stdio) (int, error) {
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = io.In, io.Out, io.Err
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil // as a shell reports it
+		}
+		return ee.ExitCode(), nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("run %s: %w", filepath.Base(path), err)
+	}
+	return 0, nil
+}
+
+// hasUser reports whether the passwd file lists user.
+func hasUser(passwd, user string) bool {
+	f, err := os.Open(passwd)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if n, _, ok := strings.Cut(sc.Text(), ":"); ok && n == user {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,214 @@
+package containers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/layout"
+	"github.com/sdme/sdme/engine/state"
+	"github.com/sdme/sdme/engine/systemd"
+)
+
+// lower is the read-only layer a container is built on.
+func (e *Engine) lower(c state.Container) string {
+	if c.Rootfs == "" {
+		return "/"
+	}
+	return e.cfg.Datadir + "/fs/" + c.Rootfs
+}
+
+// Start boots a container and returns once it is up: systemd's start job
+// for the unit ends when the guest's init reports READY=1, or fails when
+// the guest exits or the timeout (0 for boot_timeout) passes, in which case
+// systemd has already stopped it again. Starting a running container does
+// nothing.
+func (e *Engine) Start(ctx context.Context, name string, timeout time.Duration) error {
+	if err := RequireRoot(); err != nil {
+		return err
+	}
+	l, err := e.lock(name)
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	c, err := e.read(name)
+	if err != nil {
+		return err
+	}
+	sd, err := e.systemd(ctx)
+	if err != nil {
+		return err
+	}
+	unit := layout.Unit(name)
+	u, err := sd.UnitState(ctx, unit)
+	if err != nil {
+		return err
+	}
+	if u.ActiveState == "active" {
+		return nil
+	}
+	secs := e.cfg.BootTimeout
+	if timeout > 0 {
+		secs = int((timeout + time.Second - 1) / time.Second)
+	}
+	progs, err := findPrograms()
+	if err != nil {
+		return err
+	}
+	// Refreshed at every start: the host's filesystems may have changed.
+	changed, err := e.writeUnits(name, e.lower(c), c.OpaqueDirs, progs, secs)
+	if err != nil {
+		return err
+	}
+	if changed || u.NeedDaemonReload {
+		if err := sd.Reload(ctx); err != nil {
+			return err
+		}
+	}
+	if u.ActiveState == "failed" {
+		sd.ResetFailed(ctx, unit)
+	}
+	since := time.Now()
+	// systemd enforces the timeout itself; this deadline only guards
+	// against a systemd that never answers.
+	jctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+30*time.Second)
+	defer cancel()
+	err = sd.StartUnit(jctx, unit)
+	var je *systemd.JobError
+	switch {
+	case errors.As(err, &je) && je.Result == "timeout":
+		return fmt.Errorf("container %q did not boot within %ds; it was stopped. Its last log lines:\n%s%w",
+			name, secs, logTail(unit, since), errdefs.ErrBootFailed)
+	case errors.As(err, &je):
+		return fmt.Errorf("container %q failed to boot (start job %s). Its last log lines:\n%s%w",
+			name, je.Result, logTail(unit, since), errdefs.ErrBootFailed)
+	case err != nil:
+		return err
+	}
+	return nil
+}
+
+// logTail returns the unit's last journal lines since the given time, for
+// an error message. Empty if journalctl is missing or finds nothing.
+func logTail(unit string, since time.Time) string {
+	out, err := exec.Command("journalctl", "--no-pager", "--quiet", "-o", "short-monotonic", "-n", "20",
+		"-u", unit, "--since", fmt.Sprintf("@%d", since.Unix())).Output()
+	if err != nil || len(out) == 0 {
+		return "  (no log lines; see journalctl -u " + unit + ")\n"
+	}
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+		b.WriteString("  " + l + "\n")
+	}
+	return b.String()
+}
+
+// StopMode says how to stop a container.
+type StopMode int
+
+const (
+	// StopGraceful halts the guest the way nspawn does on SIGTERM: it sends
+	// SIGRTMIN+3 to the guest's init, which runs halt.target.
+	StopGraceful StopMode = iota
+	// StopTerminate asks machined to terminate the machine.
+	StopTerminate
+	// StopKill sends SIGKILL to every process of the container.
+	StopKill
+)
+
+// sigHalt is SIGRTMIN+3 as systemd sees it. Computed from the kernel's
+// numbering (32) plus the two real-time signals glibc reserves, not from
+// this process's libc, which may differ from the guest's.
+const sigHalt = syscall.Signal(37)
+
+// Stop stops a running container and waits until its unit is inactive,
+// which includes unmounting its overlay. Stopping a stopped container does
+// nothing. Stop takes no lock, so it can interrupt a start that hangs.
+func (e *Engine) Stop(ctx context.Context, name string, mode StopMode, timeout time.Duration) error {
+	if err := RequireRoot(); err != nil {
+		return err
+	}
+	if _, err := state.Read(e.layout.StateFile(name)); err != nil {
+		return err
+	}
+	sd, err := e.systemd(ctx)
+	if err != nil {
+		return err
+	}
+	unit := layout.Unit(name)
+	u, err := sd.UnitState(ctx, unit)
+	if err != nil {
+		return err
+	}
+	switch u.ActiveState {
+	case "inactive", "":
+		return nil
+	case "failed":
+		return sd.ResetFailed(ctx, unit)
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	switch mode {
+	case StopGraceful:
+		err = sd.KillMachine(ctx, name, "leader", sigHalt)
+	case StopTerminate:
+		err = sd.TerminateMachine(ctx, name)
+	case StopKill:
+		if err = sd.KillMachine(ctx, name, "all", syscall.SIGKILL); err == nil {
+			// So that a restart policy does not bring it back.
+			err = sd.StopUnit(wctx, unit)
+		}
+	}
+	if err != nil {
+		// Not registered yet (still mounting) or already gone: let systemd
+		// stop the unit, which ends nspawn and with it the guest.
+		if err = sd.StopUnit(wctx, unit); err != nil && wctx.Err() == nil {
+			return err
+		}
+	}
+	if err := e.waitInactive(wctx, sd, unit); err != nil {
+		if wctx.Err() != nil && ctx.Err() == nil {
+			return fmt.Errorf("container %q did not stop within %s; force it with 'sdme stop --kill %s': %w",
+				name, timeout, name, errdefs.ErrFailedPrecondition)
+		}
+		return err
+	}
+	return sd.ResetFailed(ctx, unit)
+}
+
+// waitInactive polls until the unit is inactive or failed.
+func (e *Engine) waitInactive(ctx context.Context, sd *systemd.Client, unit string) error {
+	for {
+		u, err := sd.UnitState(ctx, unit)
+		if err != nil {
+			return err
+		}
+		if u.ActiveState == "inactive" || u.ActiveState == "failed" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// Running reports whether the container's unit is active.
+func (e *Engine) Running(ctx context.Context, name string) (bool, error) {
+	sd, err := e.systemd(ctx)
+	if err != nil {
+		return false, err
+	}
+	u, err := sd.UnitState(ctx, layout.Unit(name))
+	if err != nil {
+		return false, err
+	}
+	return u.ActiveState == "active", nil
+}

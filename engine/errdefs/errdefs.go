@@ -1,0 +1,36 @@
+// Package errdefs defines the classes of error the engine returns.
+//
+// Engine code wraps one of these sentinels with the object it concerns,
+// object first and the sentinel last:
+//
+//	fmt.Errorf("container %q: %w", name, errdefs.ErrNotFound)
+//
+// Front ends never parse messages: the CLI maps a class to an exit code and
+// the varlink service maps it to an error name, each in one switch, with
+// errors.Is.
+package errdefs
+
+import "errors"
+
+var (
+	// ErrNotFound: the named object does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: an object of that name already exists.
+	ErrExists = errors.New("already exists")
+	// ErrAmbiguous: a name prefix matches more than one object.
+	ErrAmbiguous = errors.New("ambiguous name")
+	// ErrInvalidArgument: the input is malformed (a bad name, a bad value).
+	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrFailedPrecondition: the object is in the wrong state for the operation.
+	ErrFailedPrecondition = errors.New("failed precondition")
+	// ErrLocked: another sdme process is working on the object right now.
+	ErrLocked = errors.New("locked by another process")
+	// ErrPermissionDenied: the caller lacks the privileges (sdme needs root).
+	ErrPermissionDenied = errors.New("permission denied")
+	// ErrMissingProgram: a program sdme runs is not installed.
+	ErrMissingProgram = errors.New("missing program")
+	// ErrUnavailable: systemd or D-Bus did not answer as expected.
+	ErrUnavailable = errors.New("unavailable")
+	// ErrBootFailed: a container did not boot (timed out or exited).
+	ErrBootFailed = errors.New("boot failed")
+)

@@ -1,0 +1,66 @@
+// Package lock serialises sdme processes working on the same object.
+//
+// A lock is an flock(2) on DATADIR/locks/KIND/NAME.lock. The kernel drops it
+// when the holder exits, even on SIGKILL, so a killed sdme never leaves a
+// stale lock behind. Lock files are never deleted: unlinking a lock file
+// while another process waits on it would let a third process lock a new
+// inode of the same name. The file holds the PID of the last holder, so the
+// error can say who is in the way.
+package lock
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sdme/sdme/engine/errdefs"
+)
+
+// Lock is a held lock; Unlock releases it.
+type Lock struct {
+	f *os.File
+}
+
+// Exclusive takes the lock at path without waiting. If another process
+// holds it, the error wraps errdefs.ErrLocked and names that process.
+// what describes the object for the error ("container \"web\"").
+func Exclusive(path, what string) (*Lock, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(path)
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			pid := strings.TrimSpace(string(holder))
+			if _, perr := strconv.Atoi(pid); perr == nil {
+				return nil, fmt.Errorf("%s is being changed by another sdme (pid %s): %w", what, pid, errdefs.ErrLocked)
+			}
+			return nil, fmt.Errorf("%s is being changed by another sdme: %w", what, errdefs.ErrLocked)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	// Diagnostic only: a failure to record the PID does not matter.
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return &Lock{f: f}, nil
+}
+
+// Unlock releases the lock. It is safe to call on a nil Lock.
+func (l *Lock) Unlock() {
+	if l == nil || l.f == nil {
+		return
+	}
+	l.f.Close() // closing the last descriptor drops the flock
+	l.f = nil
+}

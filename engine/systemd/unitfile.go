@@ -1,0 +1,115 @@
+package systemd
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Quote renders one argument of an Exec*= line so that systemd hands it to
+// the program exactly as given: '%' would start a specifier and '$' an
+// environment variable, and whitespace, quotes and backslashes would split
+// or alter the word.
+func Quote(arg string) string {
+	arg = strings.ReplaceAll(arg, "%", "%%")
+	arg = strings.ReplaceAll(arg, "$", "$$")
+	if arg != "" && arg != ";" && !strings.ContainsAny(arg, " \t\"'\\") {
+		return arg
+	}
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	return `"` + r.Replace(arg) + `"`
+}
+
+// ExecLine renders argv as the value of an Exec*= setting. A prefix such as
+// "-" (ignore failure) goes before the program path.
+func ExecLine(prefix string, argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = Quote(a)
+	}
+	return prefix + strings.Join(q, " ")
+}
+
+// EscapeValue makes s safe as a plain (non-Exec) unit setting value, where
+// only specifiers are expanded.
+func EscapeValue(s string) string { return strings.ReplaceAll(s, "%", "%%") }
+
+// Template is the template unit every container is an instance of. It holds
+// what all containers share; the per-container drop-in adds the mounts and
+// the nspawn command line. ExecStart stays /bin/false here so that an
+// instance without its drop-in fails instead of booting something else.
+const Template = `# Written by sdme; changes are overwritten.
+[Unit]
+Description=sdme container %i
+Documentation=https://github.com/sdme/sdme
+PartOf=machines.target
+Before=machines.target
+After=network.target systemd-resolved.service systemd-machined.service local-fs.target
+Wants=systemd-machined.service
+
+[Service]
+# nspawn --notify-ready=yes forwards the guest's READY=1, so the start job
+# completes exactly when the container has booted.
+Type=notify
+ExecStart=/bin/false
+KillMode=mixed
+Delegate=yes
+Slice=machine.slice
+# 133 is nspawn's exit status when the guest reboots.
+RestartForceExitStatus=133
+SuccessExitStatus=133
+TasksMax=16384
+DevicePolicy=closed
+DeviceAllow=/dev/net/tun rwm
+DeviceAllow=char-pts rw
+
+[Install]
+WantedBy=machines.target
+`
+
+// Dropin describes the per-container part of a container's unit.
+type Dropin struct {
+	Name string
+	// Datadir must be mounted before the container starts.
+	Datadir string
+	// Timeout bounds ExecStartPre plus the boot, in seconds; systemd fails
+	// the start job and stops the unit when it passes.
+	TimeoutSec int
+	// Mounts run before nspawn, in order; a Mount with Optional set may
+	// fail without failing the start.
+	Mounts []Mount
+	// Nspawn is the full systemd-nspawn command line.
+	Nspawn []string
+	// Umount is the umount program used after the container exits.
+	Umount string
+}
+
+// Mount is one mount command run in ExecStartPre.
+type Mount struct {
+	Argv     []string
+	Target   string
+	Optional bool
+}
+
+// Render returns the text of the drop-in file.
+func (d Dropin) Render() string {
+	var b strings.Builder
+	b.WriteString("# Written by sdme; changes are overwritten.\n")
+	fmt.Fprintf(&b, "[Unit]\nDescription=sdme container %s\nRequiresMountsFor=%s\n\n", EscapeValue(d.Name), EscapeValue(d.Datadir))
+	b.WriteString("[Service]\n")
+	fmt.Fprintf(&b, "TimeoutStartSec=%ds\n", d.TimeoutSec)
+	for _, m := range d.Mounts {
+		p := ""
+		if m.Optional {
+			p = "-"
+		}
+		fmt.Fprintf(&b, "ExecStartPre=%s\n", ExecLine(p, m.Argv))
+	}
+	b.WriteString("ExecStart=\n")
+	fmt.Fprintf(&b, "ExecStart=%s\n", ExecLine("", d.Nspawn))
+	// Unmount in reverse order, deepest first. Failures are ignored: the
+	// mount may never have been made.
+	for i := len(d.Mounts) - 1; i >= 0; i-- {
+		fmt.Fprintf(&b, "ExecStopPost=%s\n", ExecLine("-", []string{d.Umount, d.Mounts[i].Target}))
+	}
+	return b.String()
+}

@@ -1,0 +1,67 @@
+package systemd
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestQuote(t *testing.T) {
+	cases := map[string]string{
+		"plain":         "plain",
+		"--machine=a-1": "--machine=a-1",
+		"":              `""`,
+		";":             `";"`,
+		"100%":          "100%%",
+		"$HOME":         "$$HOME",
+		"${HOME}":       "$${HOME}",
+		"two words":     `"two words"`,
+		`say "hi"`:      `"say \"hi\""`,
+		`back\slash`:    `"back\\slash"`,
+		"it's":          `"it's"`,
+		"tab\there":     "\"tab\there\"",
+		"50% of $x y":   `"50%% of $$x y"`,
+	}
+	for in, want := range cases {
+		if got := Quote(in); got != want {
+			t.Errorf("Quote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestDropinRender(t *testing.T) {
+	d := Dropin{
+		Name:       "web",
+		Datadir:    "/var/lib/sdme",
+		TimeoutSec: 60,
+		Mounts: []Mount{
+			{Argv: []string{"/usr/bin/mount", "-t", "overlay", "overlay", "-o", "lowerdir=/,upperdir=/d/u,workdir=/d/w", "/d/m"}, Target: "/d/m"},
+			{Argv: []string{"/usr/bin/mount", "-t", "overlay", "overlay", "-o", "lowerdir=/home,upperdir=/d/s/u,workdir=/d/s/w", "/d/m/home"}, Target: "/d/m/home", Optional: true},
+		},
+		Nspawn: []string{"/usr/bin/systemd-nspawn", "--boot", "--setenv=A=50% $B"},
+		Umount: "/usr/bin/umount",
+	}
+	got := d.Render()
+	want := `# Written by sdme; changes are overwritten.
+[Unit]
+Description=sdme container web
+RequiresMountsFor=/var/lib/sdme
+
+[Service]
+TimeoutStartSec=60s
+ExecStartPre=/usr/bin/mount -t overlay overlay -o lowerdir=/,upperdir=/d/u,workdir=/d/w /d/m
+ExecStartPre=-/usr/bin/mount -t overlay overlay -o lowerdir=/home,upperdir=/d/s/u,workdir=/d/s/w /d/m/home
+ExecStart=
+ExecStart=/usr/bin/systemd-nspawn --boot "--setenv=A=50%% $$B"
+ExecStopPost=-/usr/bin/umount /d/m/home
+ExecStopPost=-/usr/bin/umount /d/m
+`
+	if got != want {
+		t.Errorf("Render() =\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestTemplateFailsWithoutDropin(t *testing.T) {
+	if !strings.Contains(Template, "ExecStart=/bin/false") {
+		t.Error("the template must not boot anything without its drop-in")
+	}
+}

@@ -1,0 +1,40 @@
+// sdme is one binary with several applets, chosen by the name it is run
+// as (argv[0]), in the manner of busybox: sdme, and later sdme-import and
+// sdme-pod as symlinks to it.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/sdme/sdme/applets/sdme"
+)
+
+// applets maps each name the binary answers to onto its entry point.
+var applets = map[string]func(args []string) int{
+	"sdme": func(args []string) int { return sdme.Main(args, os.Stdin, os.Stdout, os.Stderr) },
+}
+
+func main() {
+	name := filepath.Base(os.Args[0])
+	if run, ok := applets[name]; ok {
+		os.Exit(run(os.Args[1:]))
+	}
+	// Run as something else (a renamed copy): accept the applet as the first
+	// argument, "whatever sdme ps".
+	if len(os.Args) > 1 {
+		if run, ok := applets[os.Args[1]]; ok {
+			os.Exit(run(os.Args[2:]))
+		}
+	}
+	known := make([]string, 0, len(applets))
+	for n := range applets {
+		known = append(known, n)
+	}
+	sort.Strings(known)
+	fmt.Fprintf(os.Stderr, "%s: unknown applet name; this binary runs as one of: %v\n"+
+		"(link or copy it under one of those names, or run '%s sdme ...')\n", name, known, os.Args[0])
+	os.Exit(2)
+}
