@@ -16,8 +16,8 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
-	"time"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -88,7 +88,7 @@ func isCobraUsage(err error) bool {
 	if errors.As(err, &ue) {
 		return false
 	}
-	for _, p := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand"} {
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand", "if any flags in the group"} {
 		if strings.Contains(err.Error(), p) {
 			return true
 		}

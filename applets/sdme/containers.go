@@ -1,9 +1,9 @@
 package sdme
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"context"
 	"os"
 	"text/tabwriter"
 	"time"
@@ -140,7 +140,7 @@ directories in host_rootfs_opaque_dirs (or given with -o) start out empty.`,
 			if err != nil {
 				return err
 			}
-			a.note("created '%s'", name)
+			a.note("creating '%s'", name)
 			fmt.Fprintln(a.stdout, name)
 			return nil
 		},

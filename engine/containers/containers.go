@@ -57,7 +57,9 @@ func (e *Engine) Close() {
 
 func (e *Engine) systemd(ctx context.Context) (*systemd.Client, error) {
 	if e.sd == nil {
-		c, err := systemd.Connect(ctx)
+		// The connections outlive this call's context: cleanup after a
+		// cancelled call (Ctrl-C) still needs them.
+		c, err := systemd.Connect(context.WithoutCancel(ctx))
 		if err != nil {
 			return nil, err
 		}

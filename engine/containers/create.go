@@ -177,7 +177,7 @@ func (e *Engine) CreateAndStart(ctx context.Context, opts CreateOptions, timeout
 	if err != nil {
 		return "", err
 	}
-	step("created", name)
+	step("creating", name)
 	step("starting", name)
 	if err := e.Start(ctx, name, timeout); err != nil {
 		step("removing", name)

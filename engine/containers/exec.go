@@ -53,10 +53,12 @@ func (e *Engine) Exec(ctx context.Context, name string, argv []string, user stri
 	if err := e.runningContainer(ctx, name); err != nil {
 		return 0, err
 	}
-	return e.systemdRun(ctx, name, user, argv, io)
+	return e.systemdRun(ctx, name, user, false, argv, io)
 }
 
-func (e *Engine) systemdRun(ctx context.Context, name, user string, argv []string, io Stdio) (int, error) {
+// systemdRun runs argv as a transient unit in the container. A login
+// starts in the user's home directory.
+func (e *Engine) systemdRun(ctx context.Context, name, user string, login bool, argv []string, io Stdio) (int, error) {
 	p, err := deps.Find("systemd-run")
 	if err != nil {
 		return 0, err
@@ -64,7 +66,10 @@ func (e *Engine) systemdRun(ctx context.Context, name, user string, argv []strin
 	args := []string{"--machine=" + name, "--pipe", "--wait", "--quiet", "--collect", "--service-type=exec"}
 	if user != "" {
 		// With User= set, systemd also sets HOME, SHELL, USER and LOGNAME.
-		args = append(args, "--uid="+user, "--property=WorkingDirectory=~")
+		args = append(args, "--uid="+user)
+	}
+	if login {
+		args = append(args, "--property=WorkingDirectory=~")
 	}
 	args = append(args, "--")
 	return run(ctx, p[0], append(args, argv...), io)
@@ -114,7 +119,7 @@ func (e *Engine) Join(ctx context.Context, name string, opts JoinOptions, io Std
 		if len(argv) == 0 {
 			argv = []string{"/bin/sh", "-c", `exec "${SHELL:-/bin/sh}" -l`}
 		}
-		return e.systemdRun(ctx, name, user, argv, io)
+		return e.systemdRun(ctx, name, user, true, argv, io)
 	}
 	p, err := deps.Find("machinectl")
 	if err != nil {

@@ -1,6 +1,8 @@
 package containers
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -59,9 +61,14 @@ func (e *Engine) prepareLayers(name, lower string, opaque []string) error {
 			return err
 		}
 	}
-	// Empty: the guest's systemd makes up a transient machine ID at boot, so
-	// the clone never shares the host's.
-	if err := os.WriteFile(filepath.Join(upper, "etc/machine-id"), nil, 0o444); err != nil {
+	// A machine ID of its own. An empty file is not enough: systemd 257's
+	// nspawn then hands the guest the host's ID, which its first boot
+	// commits to /etc/machine-id.
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(upper, "etc/machine-id"), []byte(hex.EncodeToString(id)+"\n"), 0o444); err != nil {
 		return err
 	}
 	unitDir := filepath.Join(upper, "etc/systemd/system")

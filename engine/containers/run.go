@@ -81,6 +81,12 @@ func (e *Engine) Start(ctx context.Context, name string, timeout time.Duration) 
 	defer cancel()
 	err = sd.StartUnit(jctx, unit)
 	var je *systemd.JobError
+	if errors.As(err, &je) {
+		// A start timeout fails the job; the service says why.
+		if res, rerr := sd.ServiceResult(ctx, unit); rerr == nil && res == "timeout" {
+			je.Result = res
+		}
+	}
 	switch {
 	case errors.As(err, &je) && je.Result == "timeout":
 		return fmt.Errorf("container %q did not boot within %ds; it was stopped. Its last log lines:\n%s%w",

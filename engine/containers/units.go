@@ -11,17 +11,21 @@ import (
 	"github.com/sdme/sdme/engine/systemd"
 )
 
+// nspawnExport is where systemd-nspawn (257) mounts a machine's exported
+// sockets.
+const nspawnExport = "/run/systemd/nspawn/unix-export/"
+
 // programs are the absolute paths written into a container's unit.
 type programs struct {
-	nspawn, mount, umount string
+	nspawn, mount, umount, rmdir string
 }
 
 func findPrograms() (programs, error) {
-	p, err := deps.Find("systemd-nspawn", "mount", "umount")
+	p, err := deps.Find("systemd-nspawn", "mount", "umount", "rmdir")
 	if err != nil {
 		return programs{}, err
 	}
-	return programs{nspawn: p[0], mount: p[1], umount: p[2]}, nil
+	return programs{nspawn: p[0], mount: p[1], umount: p[2], rmdir: p[3]}, nil
 }
 
 // dropin computes the per-container part of the unit: the overlay mounts
@@ -68,6 +72,12 @@ func (e *Engine) dropin(name, lower string, opaque []string, progs programs, tim
 			"--directory=" + merged,
 		},
 		Umount: progs.umount,
+		// nspawn leaves its socket-export mount behind when it is killed,
+		// and then refuses to start the machine again.
+		Cleanup: [][]string{
+			{progs.umount, nspawnExport + name},
+			{progs.rmdir, nspawnExport + name},
+		},
 	}, nil
 }
 

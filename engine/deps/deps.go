@@ -19,6 +19,7 @@ var packages = map[string]string{
 	"journalctl":     "systemd",
 	"mount":          "mount",
 	"umount":         "mount",
+	"rmdir":          "coreutils",
 }
 
 // Find resolves each program in $PATH and returns their absolute paths in

@@ -75,6 +75,17 @@ func (c *Client) UnitState(ctx context.Context, unit string) (Unit, error) {
 	return u, nil
 }
 
+// ServiceResult returns the Result property of a service: "success", or
+// why it last failed ("timeout", "exit-code", "signal", ...).
+func (c *Client) ServiceResult(ctx context.Context, unit string) (string, error) {
+	p, err := c.sd.GetServicePropertyContext(ctx, unit, "Result")
+	if err != nil {
+		return "", fmt.Errorf("unit %s: %w", unit, err)
+	}
+	s, _ := p.Value.Value().(string)
+	return s, nil
+}
+
 // ActiveStates returns the ActiveState of every loaded unit that matches
 // one of the glob patterns, in one call.
 func (c *Client) ActiveStates(ctx context.Context, patterns ...string) (map[string]string, error) {

@@ -81,6 +81,8 @@ type Dropin struct {
 	Nspawn []string
 	// Umount is the umount program used after the container exits.
 	Umount string
+	// Cleanup commands run after the unmounts; their failures are ignored.
+	Cleanup [][]string
 }
 
 // Mount is one mount command run in ExecStartPre.
@@ -110,6 +112,9 @@ func (d Dropin) Render() string {
 	// mount may never have been made.
 	for i := len(d.Mounts) - 1; i >= 0; i-- {
 		fmt.Fprintf(&b, "ExecStopPost=%s\n", ExecLine("-", []string{d.Umount, d.Mounts[i].Target}))
+	}
+	for _, argv := range d.Cleanup {
+		fmt.Fprintf(&b, "ExecStopPost=%s\n", ExecLine("-", argv))
 	}
 	return b.String()
 }

@@ -37,8 +37,9 @@ func TestDropinRender(t *testing.T) {
 			{Argv: []string{"/usr/bin/mount", "-t", "overlay", "overlay", "-o", "lowerdir=/,upperdir=/d/u,workdir=/d/w", "/d/m"}, Target: "/d/m"},
 			{Argv: []string{"/usr/bin/mount", "-t", "overlay", "overlay", "-o", "lowerdir=/home,upperdir=/d/s/u,workdir=/d/s/w", "/d/m/home"}, Target: "/d/m/home", Optional: true},
 		},
-		Nspawn: []string{"/usr/bin/systemd-nspawn", "--boot", "--setenv=A=50% $B"},
-		Umount: "/usr/bin/umount",
+		Nspawn:  []string{"/usr/bin/systemd-nspawn", "--boot", "--setenv=A=50% $B"},
+		Umount:  "/usr/bin/umount",
+		Cleanup: [][]string{{"/usr/bin/rmdir", "/run/x"}},
 	}
 	got := d.Render()
 	want := `# Written by sdme; changes are overwritten.
@@ -54,6 +55,7 @@ ExecStart=
 ExecStart=/usr/bin/systemd-nspawn --boot "--setenv=A=50%% $$B"
 ExecStopPost=-/usr/bin/umount /d/m/home
 ExecStopPost=-/usr/bin/umount /d/m
+ExecStopPost=-/usr/bin/rmdir /run/x
 `
 	if got != want {
 		t.Errorf("Render() =\n%s\nwant\n%s", got, want)

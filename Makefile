@@ -1,0 +1,53 @@
+# sdme: build, install, test, try.
+PREFIX  ?= /usr/local
+BINDIR  := $(PREFIX)/bin
+MANDIR  := $(PREFIX)/share/man/man1
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+GOFLAGS := -trimpath -ldflags "-s -w -X github.com/sdme/sdme/applets/sdme.version=$(VERSION)"
+APPLETS := sdme
+
+.PHONY: all install test unit bats bench try deps clean
+
+all: bin/sdme
+
+bin/sdme: deps $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
+	CGO_ENABLED=0 go build $(GOFLAGS) -o $@ .
+
+# Installs the binary, applet links, completions and man pages; it does not
+# rebuild, so that `sudo make install` never runs the Go toolchain as root
+# in a user's tree by surprise.
+install:
+	@test -x bin/sdme || { echo "run make first"; exit 1; }
+	install -D -m 0755 bin/sdme $(DESTDIR)$(BINDIR)/sdme
+	for a in $(filter-out sdme,$(APPLETS)); do ln -sf sdme $(DESTDIR)$(BINDIR)/$$a; done
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d $(DESTDIR)$(MANDIR)
+	bin/sdme completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/sdme
+	bin/sdme completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_sdme
+	bin/sdme completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/sdme.fish
+	bin/sdme man $(DESTDIR)$(MANDIR)
+
+# go vet, go test, then the bats suite in the test host.
+test: unit bats
+
+unit: deps
+	go vet ./...
+	go test ./...
+
+bats: bin/sdme
+	bats/run.sh $(FILTER)
+
+bench: bin/sdme
+	bench/run.sh
+
+# Boot the test host and run `sdme new` in it: try sdme without a systemd host.
+try: bin/sdme
+	bats/try.sh
+
+# Installs what building and testing need on a Debian or Ubuntu machine.
+deps:
+	@./bats/testhost/deps.sh
+
+clean:
+	rm -rf bin build
