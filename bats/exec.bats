@@ -28,10 +28,10 @@ teardown_file() { remove_all; }
   [ "$output" = "$(seq 1 100000 | sha256sum)" ]
 }
 
-@test "exec runs options after the command as the command's" {
+@test "exec: options after NAME belong to the command; -u picks the user" {
   run sdme exec ex1 ls -d /etc
   assert_output /etc
-  run sdme exec ex1 -u tester id -un
+  run sdme exec -u tester ex1 id -un
   assert_output tester
 }
 

@@ -27,9 +27,9 @@ suite() {
   local out rc=0
   out=$(mktemp)
   "$TH" run --setenv=BATS_FILTER="$FILTER" bash -c 'cd /src/bats && bats --tap ${BATS_FILTER:+--filter "$BATS_FILTER"} "$@"' _ "$@" | tee "$out" || rc=$?
-  passed=$((passed + $(grep -c '^ok .*' "$out" | tr -d ' ') - $(grep -c '^ok .* # skip' "$out" | tr -d ' ')))
-  skipped=$((skipped + $(grep -c '^ok .* # skip' "$out" | tr -d ' ')))
-  failed=$((failed + $(grep -c '^not ok' "$out" | tr -d ' ')))
+  local p f s
+  read -r p f s < <(awk '/^ok .* # skip/{s++; next} /^ok /{p++} /^not ok /{f++} END{print p+0, f+0, s+0}' "$out")
+  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
   if [ "$rc" != 0 ] && ! grep -q '^not ok' "$out"; then
     echo "run.sh: bats exited with status $rc without a failed test" >&2
     failed=$((failed + 1))
