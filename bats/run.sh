@@ -41,7 +41,7 @@ suite $(cd "$REPO/bats" && ls *.bats)
 if [ -z "$FILTER" ]; then
   "$TH" stop
   boot
-  suite after-reboot/*.bats
+  suite $(cd "$REPO/bats" && ls after-reboot/*.bats)
 fi
 echo "bats: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]

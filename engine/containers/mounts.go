@@ -83,7 +83,8 @@ func mountsBelow(dir string) ([]string, error) {
 
 // within reports whether p is dir or lies below it.
 func within(p, dir string) bool {
-	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+	p, dir = filepath.Clean(p), filepath.Clean(dir)
+	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
 }
 
 // diskFilesystems are the filesystem types that hold data of their own.

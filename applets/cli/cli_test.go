@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sdme/sdme/engine/errdefs"
+)
+
+func TestCode(t *testing.T) {
+	cases := []struct {
+		err  error
+		want int
+	}{
+		{nil, 0},
+		{errors.New("boom"), 1},
+		{fmt.Errorf("container %q: %w", "x", errdefs.ErrNotFound), 1},
+		{fmt.Errorf("name: %w", errdefs.ErrInvalidArgument), 2},
+		{Usagef("bad"), 2},
+		{ExitStatus(42), 42},
+		{fmt.Errorf("wrapped: %w", ExitStatus(3)), 3},
+		{context.Canceled, 130},
+	}
+	for _, c := range cases {
+		if got := Code(c.err); got != c.want {
+			t.Errorf("Code(%v) = %d, want %d", c.err, got, c.want)
+		}
+	}
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	root := &cobra.Command{Use: "x"}
+	root.AddCommand(&cobra.Command{Use: "sub", Args: cobra.ExactArgs(1), RunE: func(*cobra.Command, []string) error { return nil }})
+	for _, args := range [][]string{{"nope"}, {"sub"}, {"sub", "--bad"}} {
+		var stderr bytes.Buffer
+		if got := Run(root, args, &stderr); got != 2 {
+			t.Errorf("Run(%v) = %d, want 2 (stderr %q)", args, got, stderr.String())
+		}
+	}
+}
+
+func TestBatch(t *testing.T) {
+	var out, errw bytes.Buffer
+	err := Batch(context.Background(), &out, &errw, "sdme", "started", []string{"a", "b", "c"}, func(n string) (string, error) {
+		if n == "b" {
+			return "", errors.New("b is broken")
+		}
+		return n, nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "1 of 3 containers could not be started") {
+		t.Errorf("Batch error = %v", err)
+	}
+	if out.String() != "a\nc\n" || !strings.Contains(errw.String(), "b is broken") {
+		t.Errorf("Batch wrote %q and %q", out.String(), errw.String())
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"90": 90 * time.Second, "2m": 2 * time.Minute, "1.5s": 1500 * time.Millisecond} {
+		var d Duration
+		if err := d.Set(in); err != nil || time.Duration(d) != want {
+			t.Errorf("Set(%q) = %v, %v; want %v", in, time.Duration(d), err, want)
+		}
+	}
+	for _, in := range []string{"soon", "-5s", ""} {
+		var d Duration
+		if err := d.Set(in); err == nil {
+			t.Errorf("Set(%q) accepted", in)
+		}
+	}
+}
