@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# enable/disable; the reboot half is in after-reboot/enable.bats.
+# enable/disable; what must survive a reboot is in reboot/.
 load helpers
 
 @test "enable and disable link the unit into machines.target" {
@@ -20,13 +20,4 @@ load helpers
   run systemctl is-enabled sdme@en1.service
   refute_output enabled
   assert_no_leftovers en1
-}
-
-@test "an enabled container that was never started (booted after the reboot)" {
-  # Left in place on purpose: after-reboot/enable.bats checks it is running.
-  sdme rm -f survivor >/dev/null 2>&1 || true
-  sdme create survivor
-  sdme enable survivor
-  run systemctl is-enabled sdme@survivor.service
-  assert_output enabled
 }

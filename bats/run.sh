@@ -5,8 +5,9 @@
 #
 # Unpacks the cached test host (building it the first time), boots it with
 # this checkout bind-mounted at /src, installs bin/sdme there, runs
-# bats/*.bats inside, restarts the test host, runs bats/after-reboot/*.bats
-# (what must survive a reboot), and powers it off. Exits non-zero if any
+# bats/*.bats and bats/reboot/before.bats inside, restarts the test host,
+# runs bats/reboot/after.bats (what must survive a reboot), and powers it
+# off. Exits non-zero if any
 # test failed.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,9 +40,10 @@ suite() {
 boot
 suite $(cd "$REPO/bats" && ls *.bats)
 if [ -z "$FILTER" ]; then
+  suite reboot/before.bats
   "$TH" stop
   boot
-  suite $(cd "$REPO/bats" && ls after-reboot/*.bats)
+  suite reboot/after.bats
 fi
 echo "bats: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# Runs after the test host was restarted (see bats/run.sh).
+# Runs after the test host was restarted (see bats/run.sh and before.bats).
 load ../helpers
 
 @test "an enabled container starts at boot" {
