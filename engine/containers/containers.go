@@ -171,6 +171,31 @@ func (e *Engine) Resolve(prefix string) (string, error) {
 	return "", fmt.Errorf("%q matches %d containers: %s: %w", prefix, len(matches), strings.Join(matches, ", "), errdefs.ErrAmbiguous)
 }
 
+// open is the preamble of every change to a container: it checks for root,
+// takes the container's lock, loads its state (which must be complete if
+// complete is set) and connects to systemd. The caller unlocks.
+func (e *Engine) open(ctx context.Context, name string, complete bool) (*lock.Lock, state.Container, *systemd.Client, error) {
+	if err := RequireRoot(); err != nil {
+		return nil, state.Container{}, nil, err
+	}
+	l, err := e.lock(name)
+	if err != nil {
+		return nil, state.Container{}, nil, err
+	}
+	c, err := state.Read(e.layout.StateFile(name))
+	if err == nil && complete && !c.Complete() {
+		err = errIncomplete(name)
+	}
+	if err == nil {
+		var sd *systemd.Client
+		if sd, err = e.systemd(ctx); err == nil {
+			return l, c, sd, nil
+		}
+	}
+	l.Unlock()
+	return nil, c, nil, err
+}
+
 // read loads a container's state, which must be complete.
 func (e *Engine) read(name string) (state.Container, error) {
 	c, err := state.Read(e.layout.StateFile(name))
@@ -178,7 +203,11 @@ func (e *Engine) read(name string) (state.Container, error) {
 		return c, err
 	}
 	if !c.Complete() {
-		return c, fmt.Errorf("container %q was not fully created; remove it with 'sdme rm %s': %w", name, name, errdefs.ErrFailedPrecondition)
+		return c, errIncomplete(name)
 	}
 	return c, nil
+}
+
+func errIncomplete(name string) error {
+	return fmt.Errorf("container %q was not fully created; remove it with 'sdme rm %s': %w", name, name, errdefs.ErrFailedPrecondition)
 }

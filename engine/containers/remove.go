@@ -12,22 +12,12 @@ import (
 // gracefully, or with SIGKILL when force is set. Remove also cleans up
 // containers whose create was interrupted.
 func (e *Engine) Remove(ctx context.Context, name string, force bool) error {
-	if err := RequireRoot(); err != nil {
-		return err
-	}
-	l, err := e.lock(name)
+	// Incomplete containers too: rm is how they are cleaned up.
+	l, c, sd, err := e.open(ctx, name, false)
 	if err != nil {
 		return err
 	}
 	defer l.Unlock()
-	c, err := state.Read(e.layout.StateFile(name))
-	if err != nil {
-		return err
-	}
-	sd, err := e.systemd(ctx)
-	if err != nil {
-		return err
-	}
 	mode := StopGraceful
 	if force {
 		mode = StopKill
@@ -54,22 +44,11 @@ func (e *Engine) Disable(ctx context.Context, name string) error {
 }
 
 func (e *Engine) setEnabled(ctx context.Context, name string, on bool) error {
-	if err := RequireRoot(); err != nil {
-		return err
-	}
-	l, err := e.lock(name)
+	l, c, sd, err := e.open(ctx, name, true)
 	if err != nil {
 		return err
 	}
 	defer l.Unlock()
-	c, err := e.read(name)
-	if err != nil {
-		return err
-	}
-	sd, err := e.systemd(ctx)
-	if err != nil {
-		return err
-	}
 	if on {
 		err = sd.Enable(ctx, layout.Unit(name))
 	} else {

@@ -29,22 +29,11 @@ func (e *Engine) lower(c state.Container) string {
 // systemd has already stopped it again. Starting a running container does
 // nothing.
 func (e *Engine) Start(ctx context.Context, name string, timeout time.Duration) error {
-	if err := RequireRoot(); err != nil {
-		return err
-	}
-	l, err := e.lock(name)
+	l, c, sd, err := e.open(ctx, name, true)
 	if err != nil {
 		return err
 	}
 	defer l.Unlock()
-	c, err := e.read(name)
-	if err != nil {
-		return err
-	}
-	sd, err := e.systemd(ctx)
-	if err != nil {
-		return err
-	}
 	unit := layout.Unit(name)
 	u, err := sd.UnitState(ctx, unit)
 	if err != nil {
