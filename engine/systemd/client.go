@@ -21,33 +21,49 @@ import (
 
 // Client holds the connections to systemd and machined.
 type Client struct {
-	sd  *sd.Conn
 	bus *dbus.Conn // for machined; go-systemd's machine1 has no context calls
+	// sd is go-systemd's pair of connections to the manager, opened on first
+	// use: create only needs machined, and each connection costs a handshake.
+	sd *sd.Conn
 }
 
-// Connect opens the connections to the system bus.
+// Connect opens the connection to the system bus. It must outlive any one
+// call: pass a context that is not cancelled with the command.
 func Connect(ctx context.Context) (*Client, error) {
-	c, err := sd.NewSystemConnectionContext(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("connect to systemd over D-Bus (is systemd PID 1 and dbus running?): %v: %w", err, errdefs.ErrUnavailable)
-	}
 	bus, err := dbus.ConnectSystemBus(dbus.WithContext(ctx))
 	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("connect to the system bus: %v: %w", err, errdefs.ErrUnavailable)
+		return nil, fmt.Errorf("connect to the system bus (is systemd PID 1 and dbus running?): %v: %w", err, errdefs.ErrUnavailable)
 	}
-	return &Client{sd: c, bus: bus}, nil
+	return &Client{bus: bus}, nil
+}
+
+// manager returns the connection to the system manager, opening it once.
+func (c *Client) manager() (*sd.Conn, error) {
+	if c.sd == nil {
+		conn, err := sd.NewSystemConnectionContext(context.Background())
+		if err != nil {
+			return nil, fmt.Errorf("connect to systemd over D-Bus: %v: %w", err, errdefs.ErrUnavailable)
+		}
+		c.sd = conn
+	}
+	return c.sd, nil
 }
 
 // Close closes the connections.
 func (c *Client) Close() {
-	c.sd.Close()
+	if c.sd != nil {
+		c.sd.Close()
+	}
 	c.bus.Close()
 }
 
 // Reload makes systemd read changed unit files (daemon-reload).
 func (c *Client) Reload(ctx context.Context) error {
-	if err := c.sd.ReloadContext(ctx); err != nil {
+	m, err := c.manager()
+	if err != nil {
+		return err
+	}
+	if err := m.ReloadContext(ctx); err != nil {
 		return fmt.Errorf("daemon-reload: %w", err)
 	}
 	return nil
@@ -65,7 +81,11 @@ type Unit struct {
 // UnitState returns the state of one unit. A unit systemd has not loaded
 // is inactive.
 func (c *Client) UnitState(ctx context.Context, unit string) (Unit, error) {
-	props, err := c.sd.GetUnitPropertiesContext(ctx, unit)
+	m, err := c.manager()
+	if err != nil {
+		return Unit{}, err
+	}
+	props, err := m.GetUnitPropertiesContext(ctx, unit)
 	if err != nil {
 		return Unit{}, fmt.Errorf("unit %s: %w", unit, err)
 	}
@@ -78,7 +98,11 @@ func (c *Client) UnitState(ctx context.Context, unit string) (Unit, error) {
 // ServiceResult returns the Result property of a service: "success", or
 // why it last failed ("timeout", "exit-code", "signal", ...).
 func (c *Client) ServiceResult(ctx context.Context, unit string) (string, error) {
-	p, err := c.sd.GetServicePropertyContext(ctx, unit, "Result")
+	m, err := c.manager()
+	if err != nil {
+		return "", err
+	}
+	p, err := m.GetServicePropertyContext(ctx, unit, "Result")
 	if err != nil {
 		return "", fmt.Errorf("unit %s: %w", unit, err)
 	}
@@ -89,7 +113,11 @@ func (c *Client) ServiceResult(ctx context.Context, unit string) (string, error)
 // ActiveStates returns the ActiveState of every loaded unit that matches
 // one of the glob patterns, in one call.
 func (c *Client) ActiveStates(ctx context.Context, patterns ...string) (map[string]string, error) {
-	units, err := c.sd.ListUnitsByPatternsContext(ctx, nil, patterns)
+	m, err := c.manager()
+	if err != nil {
+		return nil, err
+	}
+	units, err := m.ListUnitsByPatternsContext(ctx, nil, patterns)
 	if err != nil {
 		return nil, fmt.Errorf("list units: %v: %w", err, errdefs.ErrUnavailable)
 	}
@@ -130,18 +158,30 @@ func (c *Client) runJob(ctx context.Context, verb, unit string,
 
 // StartUnit starts unit and waits for the start job to finish.
 func (c *Client) StartUnit(ctx context.Context, unit string) error {
-	return c.runJob(ctx, "start", unit, c.sd.StartUnitContext)
+	m, err := c.manager()
+	if err != nil {
+		return err
+	}
+	return c.runJob(ctx, "start", unit, m.StartUnitContext)
 }
 
 // StopUnit stops unit and waits for the stop job to finish, which includes
 // its ExecStopPost commands.
 func (c *Client) StopUnit(ctx context.Context, unit string) error {
-	return c.runJob(ctx, "stop", unit, c.sd.StopUnitContext)
+	m, err := c.manager()
+	if err != nil {
+		return err
+	}
+	return c.runJob(ctx, "stop", unit, m.StopUnitContext)
 }
 
 // ResetFailed clears a unit's failed state.
 func (c *Client) ResetFailed(ctx context.Context, unit string) error {
-	err := c.sd.ResetFailedUnitContext(ctx, unit)
+	m, err := c.manager()
+	if err != nil {
+		return err
+	}
+	err = m.ResetFailedUnitContext(ctx, unit)
 	var de dbus.Error
 	if errors.As(err, &de) && de.Name == "org.freedesktop.systemd1.NoSuchUnit" {
 		return nil
@@ -151,7 +191,11 @@ func (c *Client) ResetFailed(ctx context.Context, unit string) error {
 
 // Enable links unit into the targets its [Install] section names.
 func (c *Client) Enable(ctx context.Context, unit string) error {
-	if _, _, err := c.sd.EnableUnitFilesContext(ctx, []string{unit}, false, false); err != nil {
+	m, err := c.manager()
+	if err != nil {
+		return err
+	}
+	if _, _, err := m.EnableUnitFilesContext(ctx, []string{unit}, false, false); err != nil {
 		return fmt.Errorf("enable %s: %w", unit, err)
 	}
 	return nil
@@ -159,7 +203,11 @@ func (c *Client) Enable(ctx context.Context, unit string) error {
 
 // Disable removes unit's install links.
 func (c *Client) Disable(ctx context.Context, unit string) error {
-	if _, err := c.sd.DisableUnitFilesContext(ctx, []string{unit}, false); err != nil {
+	m, err := c.manager()
+	if err != nil {
+		return err
+	}
+	if _, err := m.DisableUnitFilesContext(ctx, []string{unit}, false); err != nil {
 		return fmt.Errorf("disable %s: %w", unit, err)
 	}
 	return nil
