@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -30,24 +31,13 @@ func (f *createFlags) register(cmd *cobra.Command) {
 func (f *createFlags) options(cmd *cobra.Command, name string) (containers.CreateOptions, error) {
 	opts := containers.CreateOptions{Name: name, Rootfs: f.rootfs}
 	if cmd.Flags().Changed("opaque-dir") {
-		dirs, err := config.ParseOpaqueDirs(joinComma(f.opaque))
+		dirs, err := config.ParseOpaqueDirs(strings.Join(f.opaque, ","))
 		if err != nil {
 			return opts, cli.UsageError{Err: err}
 		}
 		opts.OpaqueDirs = append([]string{}, dirs...)
 	}
 	return opts, nil
-}
-
-func joinComma(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += ","
-		}
-		out += x
-	}
-	return out
 }
 
 func (a *app) newCmd() *cobra.Command {

@@ -18,6 +18,7 @@ import (
 	"github.com/sdme/sdme/applets/cli"
 	"github.com/sdme/sdme/engine/config"
 	"github.com/sdme/sdme/engine/containers"
+	"github.com/sdme/sdme/engine/layout"
 	"github.com/sdme/sdme/engine/state"
 )
 
@@ -113,7 +114,7 @@ func (a *app) completeNames(cmd *cobra.Command, args []string, toComplete string
 	if err := a.load(); err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	names, _ := state.Names(a.cfg.Datadir + "/state")
+	names, _ := state.Names(layout.Layout{Datadir: a.cfg.Datadir}.StateDir())
 	var out []string
 	for _, n := range names {
 		if strings.HasPrefix(n, toComplete) {
