@@ -33,4 +33,13 @@ var (
 	ErrUnavailable = errors.New("unavailable")
 	// ErrBootFailed: a container did not boot (timed out or exited).
 	ErrBootFailed = errors.New("boot failed")
+	// ErrCorrupt: data read from a source is damaged: a truncated or
+	// malformed archive, a digest mismatch, a hostile entry.
+	ErrCorrupt = errors.New("corrupt data")
+	// ErrUnsupported: the input is well formed but of a kind sdme does not
+	// handle (an unknown file kind, media type or platform).
+	ErrUnsupported = errors.New("unsupported")
+	// ErrTransfer: a download failed: the network, a proxy, a registry
+	// refusing credentials or answering with an error.
+	ErrTransfer = errors.New("transfer failed")
 )
