@@ -28,9 +28,12 @@ HOST_PKGS=dbus,systemd,systemd-container,iproute2
 BASE_PKGS=dbus,systemd
 # debootstrap cannot resolve virtual packages (skopeo -> container-network-stack),
 # so everything beyond the minimum goes through apt afterwards.
+# apache2-utils (htpasswd -B), libcap2-bin (setcap), pigz and dosfstools are
+# for bats/fixtures/make.sh.
 EXTRA_PKGS="procps less sudo util-linux ca-certificates curl jq bats bats-assert bats-support
 bats-file debootstrap qemu-utils fdisk e2fsprogs fuse3 skopeo umoci docker-registry
-busybox-static xz-utils zstd bzip2 file socat tinyproxy python3 bc"
+busybox-static xz-utils zstd bzip2 file socat tinyproxy python3 bc
+apache2-utils libcap2-bin pigz dosfstools"
 
 ROOT=$W/rootfs BASE=$W/base
 t0=$(date +%s)
