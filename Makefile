@@ -4,7 +4,7 @@ BINDIR  := $(PREFIX)/bin
 MANDIR  := $(PREFIX)/share/man/man1
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOFLAGS := -trimpath -ldflags "-s -w -X github.com/sdme/sdme/applets/sdme.version=$(VERSION)"
-APPLETS := sdme
+APPLETS := sdme sdme-import
 
 .PHONY: all install test unit bats bench try deps clean
 

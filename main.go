@@ -10,11 +10,13 @@ import (
 	"sort"
 
 	"github.com/sdme/sdme/applets/sdme"
+	"github.com/sdme/sdme/applets/sdmeimport"
 )
 
 // applets maps each name the binary answers to onto its entry point.
 var applets = map[string]func(args []string) int{
-	"sdme": func(args []string) int { return sdme.Main(args, os.Stdin, os.Stdout, os.Stderr) },
+	"sdme":        func(args []string) int { return sdme.Main(args, os.Stdin, os.Stdout, os.Stderr) },
+	"sdme-import": func(args []string) int { return sdmeimport.Main(args, os.Stdin, os.Stdout, os.Stderr) },
 }
 
 func main() {

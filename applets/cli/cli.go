@@ -99,8 +99,8 @@ func isCobraUsage(err error) bool {
 // Batch applies fn to each name in turn, going on after a failure. It
 // prints each name that succeeded on stdout and each failure on stderr, and
 // fails at the end if any name failed. It stops early once ctx is
-// cancelled (Ctrl-C).
-func Batch(ctx context.Context, stdout, stderr io.Writer, prog, pastTense string, names []string, fn func(name string) (string, error)) error {
+// cancelled (Ctrl-C). noun names the objects in plural ("containers").
+func Batch(ctx context.Context, stdout, stderr io.Writer, prog, noun, pastTense string, names []string, fn func(name string) (string, error)) error {
 	failed := 0
 	for _, n := range names {
 		if ctx.Err() != nil {
@@ -115,7 +115,7 @@ func Batch(ctx context.Context, stdout, stderr io.Writer, prog, pastTense string
 		fmt.Fprintln(stdout, done)
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d containers could not be %s", failed, len(names), pastTense)
+		return fmt.Errorf("%d of %d %s could not be %s", failed, len(names), noun, pastTense)
 	}
 	return nil
 }
@@ -145,3 +145,13 @@ func (d *Duration) Set(s string) error {
 }
 
 func (d *Duration) Type() string { return "duration" }
+
+// IsTerminal reports whether f (a reader or writer) is a terminal.
+func IsTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := file.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

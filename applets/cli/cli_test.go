@@ -48,7 +48,7 @@ func TestRunUsageErrors(t *testing.T) {
 
 func TestBatch(t *testing.T) {
 	var out, errw bytes.Buffer
-	err := Batch(context.Background(), &out, &errw, "sdme", "started", []string{"a", "b", "c"}, func(n string) (string, error) {
+	err := Batch(context.Background(), &out, &errw, "sdme", "containers", "started", []string{"a", "b", "c"}, func(n string) (string, error) {
 		if n == "b" {
 			return "", errors.New("b is broken")
 		}

@@ -380,7 +380,7 @@ func (a *app) join(ctx context.Context, name, user string, argv []string) error 
 		User:     user,
 		SudoUser: os.Getenv("SUDO_USER"),
 		Argv:     argv,
-		TTY:      isTerminal(a.stdin) && isTerminal(a.stdout),
+		TTY:      cli.IsTerminal(a.stdin) && cli.IsTerminal(a.stdout),
 	}
 	if u := a.engine.JoinUser(name, opts); u != "root" {
 		a.note("host clone: joining as '%s' (join_as_sudo_user)", u)

@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -89,6 +88,10 @@ sdme needs root: run it with sudo.`,
 		c.GroupID = "containers"
 		root.AddCommand(c)
 	}
+	root.AddGroup(&cobra.Group{ID: "fs", Title: "Root filesystems:"})
+	fs := a.fsCmd()
+	fs.GroupID = "fs"
+	root.AddCommand(fs)
 	for _, c := range []*cobra.Command{a.configCmd(), manCmd(root)} {
 		c.GroupID = "other"
 		root.AddCommand(c)
@@ -130,7 +133,7 @@ func (a *app) batch(cmd *cobra.Command, names []string, verb, pastTense string, 
 		return err
 	}
 	ctx := cmd.Context()
-	return cli.Batch(ctx, a.stdout, a.stderr, "sdme", pastTense, names, func(arg string) (string, error) {
+	return cli.Batch(ctx, a.stdout, a.stderr, "sdme", "containers", pastTense, names, func(arg string) (string, error) {
 		name, err := a.engine.Resolve(arg)
 		if err != nil {
 			return "", err
@@ -142,14 +145,4 @@ func (a *app) batch(cmd *cobra.Command, names []string, verb, pastTense string, 
 
 func timeoutFlag(cmd *cobra.Command, p *cli.Duration, what string) {
 	cmd.Flags().VarP(p, "timeout", "t", what+" (seconds, or a duration such as 2m)")
-}
-
-// isTerminal reports whether f is a terminal.
-func isTerminal(f any) bool {
-	file, ok := f.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := file.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

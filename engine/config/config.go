@@ -33,6 +33,7 @@ type Config struct {
 	JoinAsSudoUser       bool   `toml:"join_as_sudo_user" json:"joinAsSudoUser"`
 	HostRootfsOpaqueDirs string `toml:"host_rootfs_opaque_dirs" json:"hostRootfsOpaqueDirs"`
 	DefaultBaseFS        string `toml:"default_base_fs" json:"defaultBaseFs"`
+	InsecureRegistries   string `toml:"insecure_registries" json:"insecureRegistries"`
 }
 
 // Default returns the built-in settings.
@@ -101,6 +102,30 @@ var keys = []key{
 			c.DefaultBaseFS = v
 			return nil
 		}},
+	{"insecure_registries", "registries (host[:port], comma-separated) reached over plain HTTP or unverified TLS",
+		func(c *Config) any { return c.InsecureRegistries },
+		func(c *Config, v string) error {
+			var hosts []string
+			for _, h := range strings.Split(v, ",") {
+				if h = strings.TrimSpace(h); h == "" {
+					continue
+				}
+				if strings.ContainsAny(h, "/ ") {
+					return fmt.Errorf("%q is not a registry host[:port]", h)
+				}
+				hosts = append(hosts, h)
+			}
+			c.InsecureRegistries = strings.Join(hosts, ",")
+			return nil
+		}},
+}
+
+// Insecure returns the registries of insecure_registries.
+func (c *Config) Insecure() []string {
+	if c.InsecureRegistries == "" {
+		return nil
+	}
+	return strings.Split(c.InsecureRegistries, ",")
 }
 
 func lookup(name string) (key, error) {

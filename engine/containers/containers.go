@@ -30,6 +30,7 @@ import (
 	"github.com/sdme/sdme/engine/errdefs"
 	"github.com/sdme/sdme/engine/layout"
 	"github.com/sdme/sdme/engine/lock"
+	"github.com/sdme/sdme/engine/rootfs"
 	"github.com/sdme/sdme/engine/state"
 	"github.com/sdme/sdme/engine/systemd"
 )
@@ -38,13 +39,14 @@ import (
 type Engine struct {
 	cfg    config.Config
 	layout layout.Layout
+	fs     rootfs.Store
 	sd     *systemd.Client
 }
 
 // New returns an Engine for the settings in cfg. It connects to systemd
 // only when a call needs it.
 func New(cfg config.Config) *Engine {
-	return &Engine{cfg: cfg, layout: layout.Layout{Datadir: cfg.Datadir}}
+	return &Engine{cfg: cfg, layout: layout.Layout{Datadir: cfg.Datadir}, fs: rootfs.New(cfg.Datadir)}
 }
 
 // Close releases the D-Bus connections, if any were made.

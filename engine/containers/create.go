@@ -40,12 +40,21 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (name string, e
 	if err := RequireRoot(); err != nil {
 		return "", err
 	}
+	lower := "/"
 	if opts.Rootfs != "" {
-		// Imported root filesystems arrive with `sdme fs import`.
-		return "", fmt.Errorf("rootfs %q: %w", opts.Rootfs, errdefs.ErrNotFound)
+		// Held until the container exists, so that the rootfs cannot be
+		// removed under it; from then on, fs rm sees the container.
+		l, err := e.fs.Use(opts.Rootfs)
+		if err != nil {
+			return "", err
+		}
+		defer l.Unlock()
+		lower = e.fs.Path(opts.Rootfs)
 	}
 	opaque := opts.OpaqueDirs
-	if opaque == nil {
+	// The opaque directories of the config hide parts of the host; an
+	// imported rootfs has only those given on the command line.
+	if opaque == nil && opts.Rootfs == "" {
 		if opaque, err = config.ParseOpaqueDirs(e.cfg.HostRootfsOpaqueDirs); err != nil {
 			return "", err
 		}
@@ -86,7 +95,6 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (name string, e
 		}
 	}()
 
-	lower := "/"
 	if err := e.prepareLayers(name, lower, opaque); err != nil {
 		return "", fmt.Errorf("container %q: prepare layers: %w", name, err)
 	}
@@ -99,6 +107,7 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (name string, e
 	c := state.Container{
 		Name:           name,
 		Created:        time.Now(),
+		Rootfs:         opts.Rootfs,
 		OpaqueDirs:     opaque,
 		MaskedServices: maskedServices,
 	}

@@ -20,7 +20,7 @@ func (e *Engine) lower(c state.Container) string {
 	if c.Rootfs == "" {
 		return "/"
 	}
-	return e.cfg.Datadir + "/fs/" + c.Rootfs
+	return e.fs.Path(c.Rootfs)
 }
 
 // Start boots a container and returns once it is up: systemd's start job

@@ -7,12 +7,19 @@
 //	DATADIR/containers/NAME/merged        the mounted root while it runs
 //	DATADIR/containers/NAME/submounts/REL/{upper,work}
 //	                                      layers for host filesystems below /
+//	DATADIR/fs/NAME/                      an imported rootfs (read-only lower layer)
+//	DATADIR/fs/.NAME.meta                 what is known of it (KEY=VALUE)
+//	DATADIR/fs/.NAME.import-PID/          an import in progress, renamed to fs/NAME when done
+//	DATADIR/fs/.NAME.remove-PID/          a rootfs being removed
 //	DATADIR/locks/KIND/NAME.lock          per-object flock files
 //	/etc/systemd/system/sdme@.service     the template unit
 //	/etc/systemd/system/sdme@NAME.service.d/sdme.conf  per-container drop-in
 package layout
 
-import "path/filepath"
+import (
+	"fmt"
+	"path/filepath"
+)
 
 // UnitDir is where sdme writes its units; /etc, because containers that are
 // enabled must survive a reboot.
@@ -33,6 +40,23 @@ func (l Layout) ContainerDir(name string) string { return filepath.Join(l.Contai
 func (l Layout) Upper(name string) string        { return filepath.Join(l.ContainerDir(name), "upper") }
 func (l Layout) Work(name string) string         { return filepath.Join(l.ContainerDir(name), "work") }
 func (l Layout) Merged(name string) string       { return filepath.Join(l.ContainerDir(name), "merged") }
+func (l Layout) FsDir() string                   { return filepath.Join(l.Datadir, "fs") }
+func (l Layout) Rootfs(name string) string       { return filepath.Join(l.FsDir(), name) }
+func (l Layout) RootfsMeta(name string) string   { return filepath.Join(l.FsDir(), "."+name+".meta") }
+
+// Staging is the directory where a transaction of kind ("import",
+// "remove") on rootfs name works; pid makes it the process's own, so
+// leftovers of a dead process can be told from work in progress.
+func (l Layout) Staging(name, kind string, pid int) string {
+	return filepath.Join(l.FsDir(), fmt.Sprintf(".%s.%s-%d", name, kind, pid))
+}
+
+// StagingPattern matches the staging directories of kind on rootfs name,
+// whatever process made them (a filepath.Glob pattern).
+func (l Layout) StagingPattern(name, kind string) string {
+	return filepath.Join(l.FsDir(), "."+name+"."+kind+"-*")
+}
+
 func (l Layout) LockFile(kind, name string) string {
 	return filepath.Join(l.Datadir, "locks", kind, name+".lock")
 }

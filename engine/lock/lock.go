@@ -29,7 +29,14 @@ type Lock struct {
 // Exclusive takes the lock at path without waiting. If another process
 // holds it, the error wraps errdefs.ErrLocked and names that process.
 // what describes the object for the error ("container \"web\"").
-func Exclusive(path, what string) (*Lock, error) {
+func Exclusive(path, what string) (*Lock, error) { return take(path, what, unix.LOCK_EX) }
+
+// Shared takes the lock at path for reading without waiting: many holders
+// may share it, and it keeps an Exclusive holder out (a rootfs that a
+// container is being created on cannot be removed meanwhile).
+func Shared(path, what string) (*Lock, error) { return take(path, what, unix.LOCK_SH) }
+
+func take(path, what string, how int) (*Lock, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
@@ -37,7 +44,7 @@ func Exclusive(path, what string) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB); err != nil {
 		holder, _ := os.ReadFile(path)
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
@@ -49,9 +56,12 @@ func Exclusive(path, what string) (*Lock, error) {
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	// Diagnostic only: a failure to record the PID does not matter.
-	if err := f.Truncate(0); err == nil {
-		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	// Diagnostic only: a failure to record the PID does not matter. Shared
+	// holders leave it alone, or they would erase each other's.
+	if how == unix.LOCK_EX {
+		if err := f.Truncate(0); err == nil {
+			f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+		}
 	}
 	return &Lock{f: f}, nil
 }

@@ -1,0 +1,123 @@
+package sdme
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sdme/sdme/applets/cli"
+	"github.com/sdme/sdme/applets/sdmeimport"
+	"github.com/sdme/sdme/engine/containers"
+	"github.com/sdme/sdme/engine/rootfs"
+)
+
+func (a *app) fsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "fs",
+		Short: "Manage imported root filesystems",
+		Long: `Root filesystems are the read-only lower layers containers are made of
+(sdme new -r NAME). Import them from other distributions' images, disk
+images, tarballs or directories.`,
+		Args: cobra.NoArgs,
+	}
+	cmd.AddCommand(sdmeimport.Command("import", a.stdout, a.stderr), a.fsLsCmd(), a.fsRmCmd())
+	return cmd
+}
+
+// store opens the rootfs store of the configured data directory.
+func (a *app) store() (rootfs.Store, error) {
+	if err := a.load(); err != nil {
+		return rootfs.Store{}, err
+	}
+	if err := containers.RequireRoot(); err != nil {
+		return rootfs.Store{}, err
+	}
+	return rootfs.New(a.cfg.Datadir), nil
+}
+
+func (a *app) fsLsCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "ls",
+		Short:   "List imported root filesystems",
+		Long:    "List the imported root filesystems. --json prints the same fields as a JSON array, with the containers built on each.",
+		Example: "  sudo sdme fs ls\n  sudo sdme fs ls --json | jq -r '.[].name'",
+		Args:    maxArgs(0, "fs ls takes no arguments"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.store()
+			if err != nil {
+				return err
+			}
+			list, err := s.List()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if list == nil {
+					list = []rootfs.Info{}
+				}
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(list)
+			}
+			w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tDISTRO\tSOURCE\tSIZE\tCREATED")
+			for _, r := range list {
+				created := "-"
+				if !r.Created.IsZero() {
+					created = r.Created.Local().Format("2006-01-02 15:04")
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Name, orDash(r.Distro), orDash(r.Source), cli.HumanBytes(r.Size), created)
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (a *app) fsRmCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:               "rm NAME...",
+		Short:             "Remove imported root filesystems",
+		Long:              "Remove root filesystems. A rootfs that a container is built on is kept; remove the container first.",
+		Example:           "  sudo sdme fs rm ubuntu",
+		Args:              minArgs(1, "name the rootfs to remove"),
+		ValidArgsFunction: a.completeRootfs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.store()
+			if err != nil {
+				return err
+			}
+			return cli.Batch(cmd.Context(), a.stdout, a.stderr, "sdme", "root filesystems", "removed", args, func(name string) (string, error) {
+				return name, s.Remove(name)
+			})
+		},
+	}
+}
+
+// completeRootfs offers imported rootfs names for shell completion.
+func (a *app) completeRootfs(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	s, err := a.store()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	list, _ := s.List()
+	var out []string
+	for _, r := range list {
+		if strings.HasPrefix(r.Name, toComplete) {
+			out = append(out, r.Name)
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}

@@ -1,0 +1,83 @@
+// Package importer turns a source (a directory, a tarball, a URL, a
+// registry image, an OCI layout, a docker save archive, a disk image) into
+// a rootfs of the store.
+//
+// Every import is a rootfs.Txn: the tree is built in a staging directory
+// under the data directory and renamed into place only when it is whole,
+// so an error, Ctrl-C or SIGKILL at any moment leaves the store as it was
+// (apart from a staging directory that the next command removes).
+package importer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/progress"
+	"github.com/sdme/sdme/engine/rootfs"
+)
+
+// Options says what to import.
+type Options struct {
+	// Name of the rootfs; empty to derive it from Source.
+	Name   string
+	Source string
+	// Force replaces an existing rootfs that no container uses.
+	Force bool
+	// Platform (os/arch[/variant]) picks the image of a multi-platform
+	// registry image or OCI layout; empty means this machine's.
+	Platform string
+	// Insecure lists registries that may be reached over plain HTTP or
+	// with unverified TLS ("*": all). Loopback registries always may.
+	Insecure []string
+}
+
+// Result is the imported rootfs and what the user should know about it.
+type Result struct {
+	rootfs.Info
+	// Warnings say why the tree may not boot as a container.
+	Warnings []string `json:"warnings"`
+}
+
+// Import imports opts.Source as a rootfs of store, reporting progress to rep.
+func Import(ctx context.Context, store rootfs.Store, opts Options, rep progress.Reporter) (Result, error) {
+	if os.Geteuid() != 0 {
+		return Result{}, fmt.Errorf("importing a rootfs needs root (file owners, device nodes); run it with sudo: %w", errdefs.ErrPermissionDenied)
+	}
+	src, err := detect(opts.Source)
+	if err != nil {
+		return Result{}, err
+	}
+	name := opts.Name
+	if name == "" {
+		if name, err = src.defaultName(); err != nil {
+			return Result{}, err
+		}
+	}
+	txn, err := store.Begin(name, opts.Force)
+	if err != nil {
+		return Result{}, err
+	}
+	defer txn.Abort()
+	progress.Logf(rep, "importing %s %s as rootfs %q", src.kind, opts.Source, name)
+	info := rootfs.Info{Source: opts.Source, Kind: src.kind.String()}
+	if err := src.fill(ctx, txn, opts, rep, &info); err != nil {
+		return Result{}, explain(err, store)
+	}
+	res := Result{Warnings: inspect(txn.Root(), &info)}
+	if res.Info, err = txn.Commit(info); err != nil {
+		return Result{}, explain(err, store)
+	}
+	return res, nil
+}
+
+// explain turns low-level failures into what the user needs to hear.
+func explain(err error, store rootfs.Store) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("disk full: no space left for the rootfs in %s: %w", store.Path(""), err)
+	}
+	return err
+}

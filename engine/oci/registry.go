@@ -1,0 +1,233 @@
+package oci
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/regclient/regclient"
+	"github.com/regclient/regclient/config"
+	"github.com/regclient/regclient/scheme/reg"
+	"github.com/regclient/regclient/types/descriptor"
+	"github.com/regclient/regclient/types/errs"
+	"github.com/regclient/regclient/types/manifest"
+	"github.com/regclient/regclient/types/platform"
+	"github.com/regclient/regclient/types/ref"
+
+	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/fetch"
+)
+
+// RegistryOptions says how to talk to a registry.
+type RegistryOptions struct {
+	// Platform is os/arch[/variant]; empty means this machine's.
+	Platform string
+	// Insecure lists registries (host or host:port) that may be reached
+	// over plain HTTP or TLS without a trusted certificate. "*" allows any.
+	// Registries on loopback addresses always may.
+	Insecure []string
+}
+
+// ParseReference parses a registry image reference: docker.io/debian,
+// quay.io/fedora/fedora:42, host:5000/repo:tag, repo@sha256:....
+func ParseReference(s string) (ref.Ref, error) {
+	r, err := ref.New(s)
+	if err != nil || r.Scheme != "reg" {
+		return r, fmt.Errorf("%q is not an image reference: %w", s, errdefs.ErrInvalidArgument)
+	}
+	return r, nil
+}
+
+// LooksLikeReference reports whether s is written as a registry reference
+// rather than a path: its first component names a registry host
+// (a dot, a port, or localhost) and it is not a path that exists.
+func LooksLikeReference(s string) bool {
+	if strings.HasPrefix(s, "/") || strings.HasPrefix(s, ".") || strings.Contains(s, "://") {
+		return false
+	}
+	host, _, ok := strings.Cut(s, "/")
+	if !ok {
+		return false
+	}
+	if !strings.ContainsAny(host, ".:") && host != "localhost" {
+		return false
+	}
+	_, err := ParseReference(s)
+	return err == nil
+}
+
+// Registry resolves an image in a registry for the platform in opts.
+// Credentials come from the docker config file ($DOCKER_CONFIG or
+// ~/.docker/config.json) and its credential helpers; anonymous bearer
+// tokens are fetched as the registry asks.
+func Registry(ctx context.Context, s string, opts RegistryOptions) (*Image, error) {
+	r, err := ParseReference(s)
+	if err != nil {
+		return nil, err
+	}
+	plat, err := ParsePlatform(opts.Platform)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := client(ctx, r, opts.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	name := r.CommonName()
+	top, err := rc.ManifestGet(ctx, r)
+	if err != nil {
+		return nil, registryError(name, err)
+	}
+	img := &Image{Ref: name, Digest: top.GetDescriptor().Digest.String()}
+	m, err := resolvePlatform(ctx, rc, r, top, plat, name)
+	if err != nil {
+		return nil, err
+	}
+	return imageFrom(ctx, rc, r, m, plat, img)
+}
+
+// client builds a regclient for the registry of r, allowing plain HTTP or
+// unverified TLS only where the user said so or on loopback.
+func client(ctx context.Context, r ref.Ref, insecure []string) (*regclient.RegClient, error) {
+	opts := []regclient.Opt{
+		regclient.WithDockerCreds(),
+		regclient.WithDockerCerts(),
+		regclient.WithUserAgent(fetch.UserAgent),
+		regclient.WithRegOpts(reg.WithTransport(fetch.Transport())),
+	}
+	if !allowedInsecure(r.Registry, insecure) {
+		return regclient.New(opts...), nil
+	}
+	// Try TLS without verification first, then plain HTTP: a self-signed
+	// registry and an HTTP one are both common on a LAN or in a lab.
+	for _, tls := range []config.TLSConf{config.TLSInsecure, config.TLSDisabled} {
+		rc := regclient.New(append(opts, regclient.WithConfigHost(config.Host{Name: r.Registry, TLS: tls}))...)
+		if _, err := rc.Ping(ctx, r); err == nil || errors.Is(err, errs.ErrHTTPUnauthorized) {
+			return rc, nil
+		}
+	}
+	return regclient.New(append(opts, regclient.WithConfigHost(config.Host{Name: r.Registry, TLS: config.TLSDisabled}))...), nil
+}
+
+func allowedInsecure(registry string, insecure []string) bool {
+	host := registry
+	if h, _, err := net.SplitHostPort(registry); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return true
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return true
+	}
+	for _, i := range insecure {
+		if i == "*" || i == registry || i == host {
+			return true
+		}
+	}
+	return false
+}
+
+// resolvePlatform follows an index (possibly nested) to the manifest for plat.
+func resolvePlatform(ctx context.Context, rc *regclient.RegClient, r ref.Ref, m manifest.Manifest, plat platform.Platform, name string) (manifest.Manifest, error) {
+	for depth := 0; m.IsList(); depth++ {
+		if depth > 3 {
+			return nil, fmt.Errorf("image %s: indexes nested too deep: %w", name, errdefs.ErrUnsupported)
+		}
+		d, err := manifest.GetPlatformDesc(m, &plat)
+		if err != nil {
+			return nil, noPlatform(name, m, plat)
+		}
+		if m, err = rc.ManifestGet(ctx, r, regclient.WithManifestDesc(*d)); err != nil {
+			return nil, registryError(name, err)
+		}
+	}
+	return m, nil
+}
+
+func noPlatform(name string, m manifest.Manifest, plat platform.Platform) error {
+	var have []string
+	if list, err := manifest.GetPlatformList(m); err == nil {
+		for _, p := range list {
+			if p != nil && p.OS != "unknown" {
+				have = append(have, p.String())
+			}
+		}
+	}
+	return fmt.Errorf("image %s has no manifest for platform %s (it has: %s); choose one with --platform: %w",
+		name, plat, strings.Join(have, ", "), errdefs.ErrUnsupported)
+}
+
+// imageFrom reads the config of image manifest m and describes its layers.
+func imageFrom(ctx context.Context, rc *regclient.RegClient, r ref.Ref, m manifest.Manifest, plat platform.Platform, img *Image) (*Image, error) {
+	mi, ok := m.(manifest.Imager)
+	if !ok {
+		return nil, fmt.Errorf("image %s: manifest of type %q is not an image: %w", img.Ref, m.GetDescriptor().MediaType, errdefs.ErrUnsupported)
+	}
+	cd, err := mi.GetConfig()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", img.Ref, classify(err))
+	}
+	cfg, err := rc.BlobGetOCIConfig(ctx, r, cd)
+	if err != nil {
+		return nil, registryError(img.Ref, err)
+	}
+	img.Config = cfg.GetConfig()
+	got := platform.Platform{OS: img.Config.OS, Architecture: img.Config.Architecture, Variant: img.Config.Variant}
+	if got.Architecture != "" && !platform.Compatible(plat, got) {
+		return nil, fmt.Errorf("image %s is for %s, not %s; choose the platform with --platform: %w", img.Ref, got, plat, errdefs.ErrUnsupported)
+	}
+	img.Platform = got.String()
+	layers, err := mi.GetLayers()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", img.Ref, classify(err))
+	}
+	for _, d := range layers {
+		if err := checkLayerType(img.Ref, d.Digest.String(), d.MediaType); err != nil {
+			return nil, err
+		}
+		img.Layers = append(img.Layers, Layer{
+			Digest: d.Digest.String(), MediaType: d.MediaType, Size: d.Size,
+			open: blobOpener(rc, r, d, img.Ref),
+		})
+	}
+	return img, nil
+}
+
+func blobOpener(rc *regclient.RegClient, r ref.Ref, d descriptor.Descriptor, name string) func(context.Context) (io.ReadCloser, error) {
+	return func(ctx context.Context) (io.ReadCloser, error) {
+		b, err := rc.BlobGet(ctx, r, d)
+		if err != nil {
+			return nil, registryError(name, err)
+		}
+		return &classifyingReader{ReadCloser: b}, nil
+	}
+}
+
+// classifyingReader gives the errors of a blob stream (a digest mismatch
+// found at EOF) the engine's classes.
+type classifyingReader struct{ io.ReadCloser }
+
+func (c *classifyingReader) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = classify(err)
+	}
+	return n, err
+}
+
+// registryError says what a registry's refusal means for the user.
+func registryError(name string, err error) error {
+	switch {
+	case errors.Is(err, errs.ErrHTTPUnauthorized):
+		return fmt.Errorf("image %s: the registry refused access (no or wrong credentials; log in with 'skopeo login' or 'docker login', which write ~/.docker/config.json): %w", name, errdefs.ErrTransfer)
+	case errors.Is(err, errs.ErrNotFound):
+		return fmt.Errorf("image %s: no such repository or tag: %w", name, errdefs.ErrNotFound)
+	case errors.Is(err, errs.ErrHTTPRateLimit):
+		return fmt.Errorf("image %s: the registry's rate limit is exceeded; log in to raise it: %w", name, errdefs.ErrTransfer)
+	}
+	return fmt.Errorf("image %s: %w", name, classify(err))
+}

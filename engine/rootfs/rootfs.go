@@ -1,0 +1,254 @@
+// Package rootfs is the store of imported root filesystems: the read-only
+// lower layers containers are made of.
+//
+// A rootfs is a directory DATADIR/fs/NAME and a sidecar DATADIR/fs/.NAME.meta
+// (KEY=VALUE, the original sdme's format, with more keys). A rootfs only
+// ever appears whole: an import fills a staging directory of its own and
+// renames it into place when it is complete (see Txn), and removal renames
+// the tree out of the way before deleting it. Whatever a killed process
+// leaves behind is a dot-directory that the next command removes (GC).
+//
+// Locks: an import or a removal holds the rootfs's exclusive lock; creating
+// a container on a rootfs holds its shared lock, so a rootfs cannot vanish
+// under a container being made of it.
+package rootfs
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/layout"
+	"github.com/sdme/sdme/engine/lock"
+	"github.com/sdme/sdme/engine/names"
+	"github.com/sdme/sdme/engine/state"
+)
+
+// Info describes a rootfs. The JSON form is the reply of the varlink
+// interface and of `sdme fs ls --json`.
+type Info struct {
+	Name string `json:"name"`
+	// Distro is PRETTY_NAME of the tree's os-release; empty if it has none.
+	Distro string `json:"distro"`
+	// Source is what it was imported from, as the user wrote it.
+	Source string `json:"source"`
+	// Kind is the kind of source: directory, tarball, registry,
+	// oci-layout, docker-archive, qcow2 or raw.
+	Kind string `json:"kind"`
+	// Digest is the manifest digest of an OCI image; empty otherwise.
+	Digest string `json:"digest,omitempty"`
+	// Size is the disk space the tree takes, in bytes.
+	Size    int64     `json:"size"`
+	Created time.Time `json:"created"`
+	// Containers are the containers built on it.
+	Containers []string `json:"containers"`
+}
+
+// Store is the rootfs store of one data directory.
+type Store struct {
+	layout layout.Layout
+}
+
+// New returns the store below datadir.
+func New(datadir string) Store { return Store{layout: layout.Layout{Datadir: datadir}} }
+
+// Path is where the tree of rootfs name lives.
+func (s Store) Path(name string) string { return s.layout.Rootfs(name) }
+
+func (s Store) lock(name string, shared bool) (*lock.Lock, error) {
+	path, what := s.layout.LockFile("fs", name), fmt.Sprintf("rootfs %q", name)
+	if shared {
+		return lock.Shared(path, what)
+	}
+	return lock.Exclusive(path, what)
+}
+
+// Use checks that rootfs name exists and holds it (shared) until the
+// returned lock is released, so that it cannot be removed meanwhile.
+func (s Store) Use(name string) (*lock.Lock, error) {
+	if err := names.Validate(name); err != nil {
+		return nil, err
+	}
+	l, err := s.lock(name, true)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(s.Path(name)); err != nil {
+		l.Unlock()
+		return nil, notFound(name)
+	}
+	return l, nil
+}
+
+func notFound(name string) error {
+	return fmt.Errorf("rootfs %q (see 'sdme fs ls'): %w", name, errdefs.ErrNotFound)
+}
+
+// List returns every rootfs, sorted by name. It first removes what dead
+// imports left behind, as far as it can.
+func (s Store) List() ([]Info, error) {
+	s.GC() // best effort: a listing must work even if cleaning up does not
+	ents, err := os.ReadDir(s.layout.FsDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	users, err := s.users()
+	if err != nil {
+		return nil, err
+	}
+	var out []Info
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") || !e.IsDir() {
+			continue
+		}
+		info := s.info(e.Name())
+		info.Containers = users[e.Name()]
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// Get describes rootfs name.
+func (s Store) Get(name string) (Info, error) {
+	if err := names.Validate(name); err != nil {
+		return Info{}, err
+	}
+	if fi, err := os.Stat(s.Path(name)); err != nil || !fi.IsDir() {
+		return Info{}, notFound(name)
+	}
+	users, err := s.users()
+	if err != nil {
+		return Info{}, err
+	}
+	info := s.info(name)
+	info.Containers = users[name]
+	return info, nil
+}
+
+// info reads the sidecar of name; a missing or damaged one gives what can
+// be known without it, since the tree is what matters.
+func (s Store) info(name string) Info {
+	info := Info{Name: name}
+	data, err := os.ReadFile(s.layout.RootfsMeta(name))
+	if err != nil {
+		return info
+	}
+	kv := parseMeta(data)
+	info.Distro, info.Source, info.Kind, info.Digest = kv["DISTRO"], kv["SOURCE"], kv["KIND"], kv["DIGEST"]
+	info.Size, _ = strconv.ParseInt(kv["SIZE"], 10, 64)
+	if secs, err := strconv.ParseInt(kv["CREATED"], 10, 64); err == nil {
+		info.Created = time.Unix(secs, 0)
+	}
+	return info
+}
+
+func parseMeta(data []byte) map[string]string {
+	kv := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			kv[k] = v
+		}
+	}
+	return kv
+}
+
+func marshalMeta(info Info) []byte {
+	kv := map[string]string{
+		"DISTRO":  info.Distro,
+		"SOURCE":  info.Source,
+		"KIND":    info.Kind,
+		"DIGEST":  info.Digest,
+		"SIZE":    strconv.FormatInt(info.Size, 10),
+		"CREATED": strconv.FormatInt(info.Created.Unix(), 10),
+	}
+	keys := make([]string, 0, len(kv))
+	for k := range kv {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b bytes.Buffer
+	for _, k := range keys {
+		// A value is one line; os-release or a URL cannot smuggle a key.
+		v := strings.NewReplacer("\n", " ", "\x00", "").Replace(kv[k])
+		fmt.Fprintf(&b, "%s=%s\n", k, v)
+	}
+	return b.Bytes()
+}
+
+// users maps each rootfs to the containers built on it.
+func (s Store) users() (map[string][]string, error) {
+	cs, err := state.Names(s.layout.StateDir())
+	if err != nil {
+		return nil, err
+	}
+	m := map[string][]string{}
+	for _, c := range cs {
+		st, err := state.Read(s.layout.StateFile(c))
+		if err == nil && st.Rootfs != "" {
+			m[st.Rootfs] = append(m[st.Rootfs], c)
+		}
+	}
+	return m, nil
+}
+
+func errInUse(name string, by []string) error {
+	return fmt.Errorf("rootfs %q is used by %s %s; remove %s first: %w",
+		name, plural(len(by), "container", "containers"), strings.Join(by, ", "),
+		plural(len(by), "it", "them"), errdefs.ErrFailedPrecondition)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// Remove deletes rootfs name. It refuses while a container uses it.
+func (s Store) Remove(name string) error {
+	if err := names.Validate(name); err != nil {
+		return err
+	}
+	l, err := s.lock(name, false)
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	if _, err := os.Lstat(s.Path(name)); err != nil {
+		return notFound(name)
+	}
+	users, err := s.users()
+	if err != nil {
+		return err
+	}
+	if by := users[name]; len(by) > 0 {
+		return errInUse(name, by)
+	}
+	return s.discard(name)
+}
+
+// discard moves the tree of name out of the way, drops its sidecar and
+// deletes the tree. Once the rename is done the rootfs is gone for every
+// reader; a crash during the slow delete leaves a dot-directory for GC.
+func (s Store) discard(name string) error {
+	trash := s.layout.Staging(name, "remove", os.Getpid())
+	if err := os.Rename(s.Path(name), trash); err != nil {
+		return err
+	}
+	if err := os.Remove(s.layout.RootfsMeta(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return os.RemoveAll(trash)
+}
