@@ -1,0 +1,369 @@
+# sdme fs import from every kind of source, and containers made of the
+# results. The fixtures (registries, HTTP server, proxy, images, archives)
+# come from bats/fixtures/make.sh; see bats/fixtures/README.md.
+load helpers
+
+setup_file() {
+  /src/bats/fixtures/make.sh
+}
+
+setup() {
+  . /var/tmp/sdme-fixtures/env
+}
+
+teardown() {
+  remove_all
+  for r in $(ls "$DATADIR/fs" 2>/dev/null); do sdme fs rm "$r" >/dev/null 2>&1 || true; done
+}
+
+# boots R: a container made of rootfs R boots and runs a command.
+boots() {
+  sdme create -r "$1" "c-$1"
+  sdme start "c-$1"
+  run sdme exec "c-$1" cat /etc/os-release
+  assert_success
+  assert_output --partial "Debian GNU/Linux"
+  run sdme exec "c-$1" systemctl is-system-running --wait
+  assert_output --regexp '^(running|degraded)$'
+  sdme rm -f "c-$1"
+}
+
+# assert_store_clean: no staging directories or stray sidecars remain.
+assert_store_clean() {
+  run bash -c "ls -A '$DATADIR/fs' 2>/dev/null | grep -E '^\.[a-z0-9-]+\.(import|remove)-' || true"
+  assert_output ""
+  ! grep -q "$DATADIR/fs/\." /proc/self/mountinfo || fail "mounts left below the store"
+}
+
+@test "a directory imports and boots; fs ls shows it" {
+  run sdme fs import deb /var/lib/machines/base
+  assert_success
+  assert_line deb
+  boots deb
+  run sdme fs ls
+  assert_success
+  assert_line --regexp '^deb +Debian GNU/Linux .* +/var/lib/machines/base +[0-9.]+ MiB +[0-9-]+ [0-9:]+$'
+  run sdme fs ls --json
+  assert_success
+  [ "$(echo "$output" | jq -r '.[0].kind')" = directory ]
+  [ "$(echo "$output" | jq -r '.[0].size')" -gt 100000000 ]
+}
+
+@test "tarballs import by content: plain, zstd, and zstd named .tar.gz" {
+  sdme fs import plain "$FIX/base.tar"
+  sdme fs import zst "$FIX/base.tar.zst"
+  run sdme fs import --name mis "$FIX/base.misnamed.tar.gz"
+  assert_success
+  boots zst
+  for r in plain mis; do
+    cmp "$DATADIR/fs/$r/etc/os-release" /var/lib/machines/base/etc/os-release
+    [ -u "$DATADIR/fs/$r/usr/bin/su" ] || fail "$r: setuid bit of su lost"
+  done
+}
+
+@test "every compression is detected; a tree without systemd gets warnings" {
+  for c in tar tar.gz tar.bz2 tar.xz tar.zst; do
+    run sdme fs import "small-${c//./-}" "$FIX/small.$c"
+    assert_success
+    assert_output --partial "no systemd"
+    [ "$(cat "$DATADIR/fs/small-${c//./-}/arch")" = amd64 ]
+  done
+}
+
+@test "an http URL imports and boots, through the proxy from the environment" {
+  : > "$FIX/proxy.log.mark"
+  before=$(wc -l < "$FIX/proxy.log")
+  run env http_proxy="$PROXY_URL" sdme fs import web "$HTTP_URL/base.tar.zst"
+  assert_success
+  tail -n +$((before + 1)) "$FIX/proxy.log" | grep -q base.tar.zst || fail "the proxy did not see the download"
+  boots web
+}
+
+@test "no_proxy bypasses the proxy; a dead proxy fails the download" {
+  run env http_proxy=http://127.0.0.1:9 sdme fs import viaproxy "$HTTP_URL/small.tar.gz"
+  assert_failure 1
+  assert_output --partial "download"
+  [ ! -e "$DATADIR/fs/viaproxy" ]
+  run env HTTP_PROXY=http://127.0.0.1:9 NO_PROXY=files.sdme.test sdme fs import direct "$HTTP_URL/small.tar.gz"
+  assert_success
+  run env all_proxy=http://127.0.0.1:9 sdme fs import viaall "$HTTP_URL/small.tar.gz"
+  assert_failure 1
+}
+
+@test "a URL that is not there is an error that names it" {
+  run sdme fs import nothere "$HTTP_URL/status/404"
+  assert_failure 1
+  assert_output --partial "404"
+  assert_output --partial "$HTTP_URL/status/404"
+  assert_store_clean
+}
+
+@test "a registry image imports and boots; its digest is recorded" {
+  run sdme fs import base "$REG/sdme/base"
+  assert_success
+  assert_output --partial "layer 1/1"
+  boots base
+  run sdme fs ls --json
+  [ "$(echo "$output" | jq -r '.[] | select(.name=="base") | .digest')" = "$BASE_DIGEST" ]
+  [ "$(echo "$output" | jq -r '.[] | select(.name=="base") | .kind')" = registry ]
+}
+
+@test "whiteouts and opaque directories give the right tree; caps and setuid survive" {
+  sdme fs import layers "$REG/sdme/layers"
+  R=$DATADIR/fs/layers
+  check_layers_tree "$R"
+  boots layers
+}
+
+@test "a multi-arch index resolves to this machine's platform or --platform" {
+  sdme fs import multi "$REG/sdme/multi"
+  [ "$(cat "$DATADIR/fs/multi/arch")" = amd64 ]
+  sdme fs import --platform linux/arm64 multi-arm "$REG/sdme/multi"
+  [ "$(cat "$DATADIR/fs/multi-arm/arch")" = arm64 ]
+  run sdme fs import --platform linux/s390x multi-s390 "$REG/sdme/multi"
+  assert_failure 1
+  assert_output --partial "no manifest for platform linux/s390x"
+  assert_output --partial "linux/arm64"
+  run sdme fs import --platform nonsense x "$REG/sdme/multi"
+  assert_failure 2
+  assert_store_clean
+}
+
+@test "a registry with basic auth: refused without credentials, works with the docker config" {
+  run env HOME=/nonexistent sdme fs import private "$AUTH_REG/sdme/private"
+  assert_failure 1
+  assert_output --partial "refused access"
+  mkdir -p /root/.docker
+  printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$AUTH_REG" "$(printf sdme:secret | base64)" > /root/.docker/config.json
+  run sdme fs import private "$AUTH_REG/sdme/private"
+  rm -f /root/.docker/config.json
+  assert_success
+  [ -f "$DATADIR/fs/private/etc/os-release" ]
+}
+
+@test "plain HTTP to a registry off loopback only when the user allows it" {
+  run sdme fs import remote "$REMOTE_REG/sdme/multi"
+  assert_failure 1
+  assert_output --partial "tls-verify"
+  assert_store_clean
+  run sdme fs import --tls-verify=false remote "$REMOTE_REG/sdme/multi"
+  assert_success
+  sdme config set insecure_registries "$REMOTE_REG"
+  run sdme fs import remote2 "$REMOTE_REG/sdme/multi"
+  sdme config set insecure_registries ""
+  assert_success
+}
+
+@test "an unknown tag, a digest mismatch and a foreign media type are named errors" {
+  run sdme fs import nope "$REG/sdme/base:no-such-tag"
+  assert_failure 1
+  assert_output --partial "no such repository or tag"
+  run sdme fs import corrupt "$REG/sdme/corrupt"
+  assert_failure 1
+  assert_output --partial "digest"
+  run sdme fs import artifact "$REG/sdme/artifact"
+  assert_failure 1
+  assert_output --partial "media type"
+  [ -z "$(ls "$DATADIR/fs" 2>/dev/null | grep -v '^\.')" ]
+  assert_store_clean
+}
+
+@test "OCI layouts import: a directory, a zstd tarball and an xz tarball" {
+  sdme fs import ocidir "$FIX/base-oci"
+  sdme fs import ocitar "$FIX/base.oci.tar.zst"
+  run sdme fs import "$FIX/small.oci.tar.xz"
+  assert_success
+  assert_line small
+  [ "$(cat "$DATADIR/fs/small/arch")" = amd64 ]
+  run sdme fs ls --json
+  [ "$(echo "$output" | jq -r '.[] | select(.name=="ocitar") | .kind')" = oci-layout ]
+  boots ocitar
+  boots ocidir
+}
+
+@test "a docker save archive imports and boots" {
+  sdme fs import dock "$FIX/base.docker.tar"
+  run sdme fs ls --json
+  [ "$(echo "$output" | jq -r '.[] | select(.name=="dock") | .kind')" = docker-archive ]
+  boots dock
+}
+
+@test "QCOW2 and raw disk images with a partition table import and boot" {
+  run sdme fs import qcow "$FIX/base.qcow2"
+  assert_success
+  run sdme fs import raw "$FIX/base.raw"
+  assert_success
+  run sdme fs ls --json
+  [ "$(echo "$output" | jq -r '.[] | select(.name=="qcow") | .kind')" = qcow2 ]
+  [ "$(echo "$output" | jq -r '.[] | select(.name=="raw") | .kind')" = raw ]
+  boots qcow
+  boots raw
+  assert_store_clean
+  [ -z "$(losetup -n -l)" ] || fail "loop devices left attached: $(losetup -l)"
+}
+
+@test "a disk image over http imports" {
+  run sdme fs import webdisk "$HTTP_URL/base.qcow2"
+  assert_success
+  [ -f "$DATADIR/fs/webdisk/etc/os-release" ]
+  assert_store_clean
+}
+
+@test "hostile archives never write outside the tree" {
+  rm -rf /tmp/outside-target /escape /tmp/pwned
+  mkdir -p /tmp/outside-target
+  shadow=$(sha256sum /etc/shadow)
+  for a in dotdot abs symlink symlink-rel hardlink hardlink-symlink; do
+    run sdme fs import "h-$a" "$FIX/hostile/$a.tar"
+    echo "$a: $output"
+    [ ! -e /tmp/outside-target/pwned ] || fail "$a wrote through a symlink"
+    [ ! -e /escape ] && [ ! -e /var/lib/escape ] && [ ! -e "$DATADIR/escape" ] || fail "$a escaped"
+    [ ! -e /tmp/pwned ] || fail "$a wrote /tmp/pwned"
+  done
+  [ "$(sha256sum /etc/shadow)" = "$shadow" ]
+  run sdme fs import h-dotdot "$FIX/hostile/dotdot.tar"
+  assert_failure 1
+  assert_output --partial "../escape"
+  run sdme fs import h-wh "$FIX/hostile.oci.tar"
+  assert_failure 1
+  run sdme fs import h-reg "$REG/sdme/hostile"
+  assert_failure 1
+  [ -e /tmp/outside-target ]
+  assert_store_clean
+}
+
+@test "truncated archives and unknown files are errors that leave nothing" {
+  run sdme fs import trunc "$FIX/hostile/truncated.tar.gz"
+  assert_failure 1
+  assert_output --partial "corrupt"
+  run sdme fs import junk "$FIX/hostile/garbage.bin"
+  assert_failure 1
+  assert_output --partial "unknown file kind"
+  run sdme fs import missing /nonexistent/file
+  assert_failure 1
+  assert_output --partial "no such file or directory"
+  [ -z "$(ls "$DATADIR/fs" 2>/dev/null | grep -v '^\.')" ]
+  assert_store_clean
+}
+
+@test "fs rm refuses while a container uses the rootfs, and names it" {
+  sdme fs import small "$FIX/small.tar"
+  sdme create -r small user1
+  run sdme fs rm small
+  assert_failure 1
+  assert_output --partial "user1"
+  [ -d "$DATADIR/fs/small" ]
+  run sdme fs import -f small "$FIX/small.tar.gz"
+  assert_failure 1
+  assert_output --partial "user1"
+  sdme rm user1
+  run sdme fs rm small
+  assert_success
+  assert_line small
+  [ ! -e "$DATADIR/fs/small" ] && [ ! -e "$DATADIR/fs/.small.meta" ]
+  run sdme fs rm small
+  assert_failure 1
+  assert_output --partial "not found"
+}
+
+@test "an existing rootfs is replaced only with --force" {
+  sdme fs import small "$FIX/small.tar"
+  run sdme fs import small "$FIX/small.tar.gz"
+  assert_failure 1
+  assert_output --partial "--force"
+  run sdme fs import --force small "$FIX/small.tar.xz"
+  assert_success
+  run sdme fs ls --json
+  [ "$(echo "$output" | jq -r '.[0].source')" = "$FIX/small.tar.xz" ]
+}
+
+@test "sdme create -r with an unknown rootfs fails and leaves nothing" {
+  run sdme create -r nosuch c1
+  assert_failure 1
+  assert_output --partial 'rootfs "nosuch"'
+  assert_no_leftovers c1
+}
+
+@test "SIGINT during a download leaves no rootfs and no staging" {
+  sdme fs import --name slow "$HTTP_URL/slow/base.tar.zst" -q &
+  pid=$!
+  for _ in $(seq 50); do ls -A "$DATADIR/fs" 2>/dev/null | grep -q '^\.slow\.import-' && break; sleep 0.1; done
+  sleep 1
+  kill -INT $pid
+  run wait $pid
+  assert_equal "$status" 130
+  [ ! -e "$DATADIR/fs/slow" ]
+  assert_store_clean
+}
+
+@test "SIGKILL during a download: the next command cleans up, the name is free" {
+  sdme fs import --name slow "$HTTP_URL/slow/base.tar.zst" -q &
+  pid=$!
+  for _ in $(seq 50); do ls -A "$DATADIR/fs" 2>/dev/null | grep -q '^\.slow\.import-' && break; sleep 0.1; done
+  sleep 1
+  kill -KILL $pid
+  wait $pid || true
+  [ ! -e "$DATADIR/fs/slow" ]
+  ls -A "$DATADIR/fs" | grep -q '^\.slow\.import-' || fail "expected a staging directory after SIGKILL"
+  run sdme fs ls
+  assert_success
+  assert_store_clean
+  run sdme fs import slow "$FIX/small.tar"
+  assert_success
+}
+
+@test "SIGKILL while a disk image is mounted: the next import cleans the mount and loop" {
+  sdme fs import --name dk "$FIX/base.raw" -q &
+  pid=$!
+  for _ in $(seq 100); do grep -q "$DATADIR/fs/.dk.import-" /proc/self/mountinfo && break; sleep 0.05; done
+  kill -KILL $pid
+  wait $pid || true
+  run sdme fs import dk "$FIX/small.tar"
+  assert_success
+  assert_store_clean
+  [ -z "$(losetup -n -l)" ] || fail "loop devices left attached: $(losetup -l)"
+}
+
+@test "two imports of one name at once: one wins, the other is told why" {
+  sdme fs import --name same "$HTTP_URL/slow/small.tar.gz" -q &
+  pid=$!
+  for _ in $(seq 50); do ls -A "$DATADIR/fs" 2>/dev/null | grep -q '^\.same\.import-' && break; sleep 0.1; done
+  run sdme fs import same "$FIX/small.tar"
+  assert_failure 1
+  assert_output --partial "another sdme"
+  wait $pid
+  [ -d "$DATADIR/fs/same" ]
+}
+
+@test "a full disk is reported as such and leaves the store as it was" {
+  mkdir -p /var/tmp/smalldisk
+  mount -t tmpfs -o size=40m tmpfs /var/tmp/smalldisk
+  sdme config set datadir /var/tmp/smalldisk
+  run sdme fs import big "$FIX/base.tar.zst"
+  sdme config set datadir "$DATADIR"
+  ls -A /var/tmp/smalldisk/fs
+  left=$(ls -A /var/tmp/smalldisk/fs | grep -v '^$' || true)
+  umount /var/tmp/smalldisk
+  assert_failure 1
+  assert_output --partial "disk full"
+  [ -z "$left" ] || fail "left behind: $left"
+}
+
+@test "sdme-import, --name, quiet output, and flags that are not for now" {
+  run sdme-import a1 "$FIX/small.tar"
+  assert_success
+  assert_output --partial "a1"
+  run sdme fs import -q --name a2 "$FIX/small.tar"
+  assert_success
+  assert_output a2
+  run sdme fs import --name a3 a3 "$FIX/small.tar"
+  assert_failure 2
+  run sdme fs import --base-fs=a1 a4 "$REG/sdme/base"
+  assert_failure 1
+  assert_output --partial "not yet supported"
+  run sdme fs import "$FIX/base.misnamed.tar.gz"
+  assert_failure 2
+  assert_output --partial "give a name"
+  run sdme fs import 1bad "$FIX/small.tar"
+  assert_failure 2
+}
