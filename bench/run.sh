@@ -1,7 +1,8 @@
 #!/bin/bash
-# Benchmarks, run in a fresh test host: see bench/inside.sh for what is
-# measured. Prints medians and the ratios against the floors and peers.
-#   bench/run.sh [RUNS]      (default 11 runs of each figure)
+# Benchmarks, run in a fresh test host: see bench/inside.sh (container
+# lifecycle) and bench/import.sh (imports) for what is measured. Prints
+# medians and the ratios against the floors and peers.
+#   bench/run.sh [RUNS] [IMPORT_RUNS]   (default 11 lifecycle runs, 3 of imports)
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 export NAME=sdme-bench
@@ -12,3 +13,4 @@ trap '"$TH" stop >/dev/null 2>&1 || true' EXIT
 "$TH" start "$ROOT" --bind-ro="$REPO":/src
 "$TH" exec /src/bats/install-sdme.sh
 "$TH" run --setenv=RUNS="${1:-11}" /src/bench/inside.sh
+"$TH" run --setenv=RUNS="${2:-3}" /src/bench/import.sh

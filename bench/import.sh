@@ -1,0 +1,76 @@
+#!/bin/bash
+# Runs inside the test host. Import throughput, in one run, on the same
+# Debian rootfs (the test host's /var/lib/machines/base), against the
+# physical floors and the peers:
+#   directory      sdme fs import DIR            vs  cp -a
+#   .tar.zst       sdme fs import F.tar.zst      vs  tar -x with zstd, importctl import-tar
+#   .tar.gz        sdme fs import F.tar.gz       vs  tar -x with gzip, importctl import-tar
+#   registry       sdme fs import 127.0.0.1:5000/sdme/base
+#                                                vs  skopeo copy to an OCI layout + umoci unpack
+# Every target is on the same filesystem; page caches are warm for all.
+set -euo pipefail
+RUNS=${RUNS:-3}
+/src/bats/fixtures/make.sh
+. /var/tmp/sdme-fixtures/env
+SRC=/var/lib/machines/base
+W=/var/lib/sdme-bench
+rm -rf "$W"; mkdir -p "$W"
+trap 'rm -rf "$W"; for r in $(ls /var/lib/sdme/fs); do sdme fs rm "$r" >/dev/null 2>&1 || true; done' EXIT
+
+now() { date +%s.%N; }
+median() { sort -n | awk '{a[NR]=$1} END{printf "%.3f", a[int((NR+1)/2)]}'; }
+# time_of CMD...: seconds CMD took
+time_of() { local t0 t1; t0=$(now); "$@" >/dev/null 2>&1 || { echo "# failed: $*" >&2; return 1; }; t1=$(now); echo "$t1 - $t0" | bc; }
+sdme_import() { sdme fs import -q -f "$1" "$2"; }
+cp_a() { rm -rf "$W/cp"; cp -a "$SRC" "$W/cp"; }
+tar_x() { rm -rf "$W/tar"; mkdir "$W/tar"; tar -C "$W/tar" --numeric-owner --xattrs --xattrs-include='*' -I "$1" -xf "$2"; }
+importctl_tar() { importctl -q --force import-tar "$1" bench-imp; }
+skopeo_umoci() {
+  rm -rf "$W/oci" "$W/bundle"
+  skopeo copy -q --src-tls-verify=false "docker://$REG/sdme/base" "oci:$W/oci:latest"
+  umoci unpack --image "$W/oci:latest" "$W/bundle"
+}
+have_importctl=$(command -v importctl >/dev/null && echo yes || echo no)
+
+declare -A t
+add() { t[$1]+="$2 "; }
+for i in $(seq "$RUNS"); do
+  add sdme-dir "$(time_of sdme_import b-dir "$SRC")"
+  add cp "$(time_of cp_a)"
+  add sdme-zst "$(time_of sdme_import b-zst "$FIX/base.tar.zst")"
+  add tar-zst "$(time_of tar_x zstd "$FIX/base.tar.zst")"
+  add sdme-gz "$(time_of sdme_import b-gz "$FIX/base.tar.gz")"
+  add tar-gz "$(time_of tar_x gzip "$FIX/base.tar.gz")"
+  if [ "$have_importctl" = yes ]; then
+    add importctl-zst "$(time_of importctl_tar "$FIX/base.tar.zst")"
+    add importctl-gz "$(time_of importctl_tar "$FIX/base.tar.gz")"
+  fi
+  add sdme-reg "$(time_of sdme_import b-reg "$REG/sdme/base")"
+  add skopeo "$(time_of skopeo_umoci)"
+done
+machinectl remove bench-imp >/dev/null 2>&1 || true
+
+m() { printf '%s\n' ${t[$1]} | median; }
+ratio() { awk -v a="$(m "$1")" -v b="$(m "$2")" 'BEGIN{printf "%.2fx", a/b}'; }
+line() { printf '%-44s %8s s\n' "$1" "$(m "$2")"; }
+echo "runs: $RUNS (medians), rootfs $(du -sh "$SRC" | cut -f1) in $(find "$SRC" | wc -l) entries"
+line "sdme fs import DIR" sdme-dir
+line "cp -a" cp
+line "sdme fs import .tar.zst" sdme-zst
+line "tar -x (zstd)" tar-zst
+line "sdme fs import .tar.gz" sdme-gz
+line "tar -x (gzip)" tar-gz
+if [ "$have_importctl" = yes ]; then
+  line "importctl import-tar .tar.zst" importctl-zst
+  line "importctl import-tar .tar.gz" importctl-gz
+fi
+line "sdme fs import 127.0.0.1:5000/sdme/base" sdme-reg
+line "skopeo copy + umoci unpack" skopeo
+echo "directory   sdme/cp -a:          $(ratio sdme-dir cp)   target <= 1.2x"
+echo ".tar.zst    sdme/tar -x:         $(ratio sdme-zst tar-zst)   target <= 1.2x"
+echo ".tar.gz     sdme/tar -x:         $(ratio sdme-gz tar-gz)   target <= 1.2x"
+if [ "$have_importctl" = yes ]; then
+  echo ".tar.zst    sdme/importctl:      $(ratio sdme-zst importctl-zst)   target < 1x"
+  echo ".tar.gz     sdme/importctl:      $(ratio sdme-gz importctl-gz)   target < 1x"
+fi
+echo "registry    sdme/skopeo+umoci:   $(ratio sdme-reg skopeo)   target < 1x"
