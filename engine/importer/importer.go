@@ -63,7 +63,7 @@ func Import(ctx context.Context, store rootfs.Store, opts Options, rep progress.
 	}
 	defer txn.Abort()
 	progress.Logf(rep, "importing %s %s as rootfs %q", src.kind, opts.Source, name)
-	info := rootfs.Info{Source: opts.Source, Kind: src.kind.String()}
+	info := rootfs.Info{Source: src.arg, Kind: src.kind.String()}
 	if err := src.fill(ctx, txn, opts, rep, &info); err != nil {
 		return Result{}, explain(err, store)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/sdme/sdme/engine/diskimage"
@@ -54,6 +55,12 @@ func detect(arg string) (source, error) {
 		return source{kindURL, arg}, nil
 	}
 	fi, err := os.Stat(arg)
+	if err == nil {
+		// Recorded as the source, so it must mean the same thing later.
+		if arg, err = filepath.Abs(arg); err != nil {
+			return source{}, err
+		}
+	}
 	switch {
 	case err == nil && fi.IsDir():
 		switch {

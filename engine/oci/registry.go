@@ -2,11 +2,14 @@ package oci
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
+	"time"
 
 	"github.com/regclient/regclient"
 	"github.com/regclient/regclient/config"
@@ -72,10 +75,7 @@ func Registry(ctx context.Context, s string, opts RegistryOptions) (*Image, erro
 	if err != nil {
 		return nil, err
 	}
-	rc, err := client(ctx, r, opts.Insecure)
-	if err != nil {
-		return nil, err
-	}
+	rc := client(ctx, r, opts.Insecure)
 	name := r.CommonName()
 	top, err := rc.ManifestGet(ctx, r)
 	if err != nil {
@@ -91,25 +91,41 @@ func Registry(ctx context.Context, s string, opts RegistryOptions) (*Image, erro
 
 // client builds a regclient for the registry of r, allowing plain HTTP or
 // unverified TLS only where the user said so or on loopback.
-func client(ctx context.Context, r ref.Ref, insecure []string) (*regclient.RegClient, error) {
+func client(ctx context.Context, r ref.Ref, insecure []string) *regclient.RegClient {
 	opts := []regclient.Opt{
 		regclient.WithDockerCreds(),
 		regclient.WithDockerCerts(),
 		regclient.WithUserAgent(fetch.UserAgent),
 		regclient.WithRegOpts(reg.WithTransport(fetch.Transport())),
 	}
-	if !allowedInsecure(r.Registry, insecure) {
-		return regclient.New(opts...), nil
-	}
-	// Try TLS without verification first, then plain HTTP: a self-signed
-	// registry and an HTTP one are both common on a LAN or in a lab.
-	for _, tls := range []config.TLSConf{config.TLSInsecure, config.TLSDisabled} {
-		rc := regclient.New(append(opts, regclient.WithConfigHost(config.Host{Name: r.Registry, TLS: tls}))...)
-		if _, err := rc.Ping(ctx, r); err == nil || errors.Is(err, errs.ErrHTTPUnauthorized) {
-			return rc, nil
+	if allowedInsecure(r.Registry, insecure) {
+		tls := config.TLSDisabled
+		if speaksTLS(ctx, r.Registry) {
+			tls = config.TLSInsecure
 		}
+		opts = append(opts, regclient.WithConfigHost(config.Host{Name: r.Registry, TLS: tls}))
 	}
-	return regclient.New(append(opts, regclient.WithConfigHost(config.Host{Name: r.Registry, TLS: config.TLSDisabled}))...), nil
+	return regclient.New(opts...)
+}
+
+// speaksTLS reports whether the registry at host answers HTTPS at all, so
+// that an insecure registry gets HTTPS when it has it (with any
+// certificate) and plain HTTP otherwise. Asking regclient to find out
+// would cost its retries with backoff.
+func speaksTLS(ctx context.Context, host string) bool {
+	t := fetch.Transport()
+	t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	c := &http.Client{Transport: t, Timeout: 10 * time.Second}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+host+"/v2/", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return true
 }
 
 func allowedInsecure(registry string, insecure []string) bool {
@@ -228,6 +244,10 @@ func registryError(name string, err error) error {
 		return fmt.Errorf("image %s: no such repository or tag: %w", name, errdefs.ErrNotFound)
 	case errors.Is(err, errs.ErrHTTPRateLimit):
 		return fmt.Errorf("image %s: the registry's rate limit is exceeded; log in to raise it: %w", name, errdefs.ErrTransfer)
+	}
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &certErr) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+		return fmt.Errorf("image %s: %v; if this registry is served over plain HTTP or with a self-signed certificate, allow it with --tls-verify=false or 'sdme config set insecure_registries HOST[:PORT]': %w", name, err, errdefs.ErrTransfer)
 	}
 	return fmt.Errorf("image %s: %w", name, classify(err))
 }

@@ -89,7 +89,7 @@ func (s Store) Use(name string) (*lock.Lock, error) {
 }
 
 func notFound(name string) error {
-	return fmt.Errorf("rootfs %q (see 'sdme fs ls'): %w", name, errdefs.ErrNotFound)
+	return fmt.Errorf("rootfs %q: %w (see 'sdme fs ls')", name, errdefs.ErrNotFound)
 }
 
 // List returns every rootfs, sorted by name. It first removes what dead
@@ -113,7 +113,7 @@ func (s Store) List() ([]Info, error) {
 			continue
 		}
 		info := s.info(e.Name())
-		info.Containers = users[e.Name()]
+		info.Containers = append([]string{}, users[e.Name()]...)
 		out = append(out, info)
 	}
 	return out, nil
@@ -132,7 +132,7 @@ func (s Store) Get(name string) (Info, error) {
 		return Info{}, err
 	}
 	info := s.info(name)
-	info.Containers = users[name]
+	info.Containers = append([]string{}, users[name]...)
 	return info, nil
 }
 

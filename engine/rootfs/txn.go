@@ -76,7 +76,7 @@ func (t *Txn) checkReplace() error {
 		return nil
 	}
 	if !t.force {
-		return fmt.Errorf("rootfs %q (use --force to replace it): %w", t.name, errdefs.ErrExists)
+		return fmt.Errorf("rootfs %q: %w; use --force to replace it", t.name, errdefs.ErrExists)
 	}
 	users, err := t.s.users()
 	if err != nil {
