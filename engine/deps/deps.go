@@ -20,6 +20,11 @@ var packages = map[string]string{
 	"mount":          "mount",
 	"umount":         "mount",
 	"rmdir":          "coreutils",
+	"losetup":        "mount",
+	"qemu-img":       "qemu-utils",
+	"qemu-nbd":       "qemu-utils",
+	// Debian 12 ships it apart from qemu-utils.
+	"qemu-storage-daemon": "qemu-system-common",
 }
 
 // Find resolves each program in $PATH and returns their absolute paths in

@@ -1,0 +1,322 @@
+package diskimage
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"hash/crc32"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sdme/sdme/engine/errdefs"
+)
+
+const linuxGUID = "0fc63daf-8483-4772-8e79-3d69d8477de4"
+
+// guidBytes is the inverse of guid.
+func guidBytes(s string) []byte {
+	b, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
+	if err != nil {
+		panic(err)
+	}
+	le := binary.LittleEndian
+	out := make([]byte, 16)
+	le.PutUint32(out, binary.BigEndian.Uint32(b))
+	le.PutUint16(out[4:], binary.BigEndian.Uint16(b[4:]))
+	le.PutUint16(out[6:], binary.BigEndian.Uint16(b[6:]))
+	copy(out[8:], b[8:])
+	return out
+}
+
+type gptPart struct {
+	first, last uint64
+	typ         string
+}
+
+// makeGPT builds a disk of sectors 512-byte sectors with a protective MBR,
+// a primary GPT and, if backup, a backup GPT at the end.
+func makeGPT(sectors int64, parts []gptPart, backup bool) []byte {
+	disk := make([]byte, sectors*512)
+	mbr := disk[:512]
+	mbr[446+4] = 0xEE
+	binary.LittleEndian.PutUint32(mbr[446+8:], 1)
+	binary.LittleEndian.PutUint32(mbr[446+12:], uint32(sectors-1))
+	mbr[510], mbr[511] = 0x55, 0xAA
+	entries := make([]byte, 128*128)
+	for i, p := range parts {
+		e := entries[i*128:]
+		copy(e, guidBytes(p.typ))
+		e[16] = byte(i + 1) // unique GUID
+		binary.LittleEndian.PutUint64(e[32:], p.first)
+		binary.LittleEndian.PutUint64(e[40:], p.last)
+	}
+	header := func(my, alt, table int64) []byte {
+		h := make([]byte, 512)
+		copy(h, "EFI PART")
+		le := binary.LittleEndian
+		le.PutUint32(h[8:], 0x00010000)
+		le.PutUint32(h[12:], 92)
+		le.PutUint64(h[24:], uint64(my))
+		le.PutUint64(h[32:], uint64(alt))
+		le.PutUint64(h[40:], 34)
+		le.PutUint64(h[48:], uint64(sectors-34))
+		le.PutUint64(h[72:], uint64(table))
+		le.PutUint32(h[80:], 128)
+		le.PutUint32(h[84:], 128)
+		le.PutUint32(h[88:], crc32.ChecksumIEEE(entries))
+		le.PutUint32(h[16:], crc32.ChecksumIEEE(h[:92]))
+		return h
+	}
+	copy(disk[512:], header(1, sectors-1, 2))
+	copy(disk[1024:], entries)
+	if backup {
+		copy(disk[(sectors-33)*512:], entries)
+		copy(disk[(sectors-1)*512:], header(sectors-1, 1, sectors-33))
+	}
+	return disk
+}
+
+type mbrPart struct {
+	typ          byte
+	start, count uint32
+}
+
+func putMBR(sector []byte, parts []mbrPart) {
+	for i, p := range parts {
+		e := sector[446+16*i:]
+		e[4] = p.typ
+		binary.LittleEndian.PutUint32(e[8:], p.start)
+		binary.LittleEndian.PutUint32(e[12:], p.count)
+	}
+	sector[510], sector[511] = 0x55, 0xAA
+}
+
+func TestDetect(t *testing.T) {
+	ext := make([]byte, 4096)
+	ext[1080], ext[1081] = 0x53, 0xEF
+	gptOnly := make([]byte, 4096)
+	copy(gptOnly[512:], "EFI PART")
+	garbage := make([]byte, 4096)
+	rand.New(rand.NewSource(1)).Read(garbage)
+	garbage[510] = 0
+	for _, c := range []struct {
+		name string
+		head []byte
+		kind Kind
+		ok   bool
+	}{
+		{"qcow2", []byte("QFI\xfb\x00\x00\x00\x03"), QCOW2, true},
+		{"gpt", makeGPT(128, nil, false)[:4096], Raw, true},
+		{"gpt without mbr", gptOnly, Raw, true},
+		{"mbr", func() []byte { b := make([]byte, 4096); putMBR(b, []mbrPart{{0x83, 2048, 100}}); return b }(), Raw, true},
+		{"ext4", ext, Raw, true},
+		{"xfs", append([]byte("XFSB"), make([]byte, 4092)...), Raw, true},
+		{"garbage", garbage, 0, false},
+		{"short", []byte("QF"), 0, false},
+		{"empty", nil, 0, false},
+		{"zeros", make([]byte, 4096), 0, false},
+	} {
+		kind, ok := Detect(c.head)
+		if kind != c.kind || ok != c.ok {
+			t.Errorf("%s: Detect = %v, %v; want %v, %v", c.name, kind, ok, c.kind, c.ok)
+		}
+	}
+}
+
+func TestPartitionsGPT(t *testing.T) {
+	const swap = "0657fd6d-a4ab-43c4-84e5-0933c84b4f4f"
+	disk := makeGPT(4096, []gptPart{{34, 1033, linuxGUID}, {1034, 1057, swap}, {2048, 4000, linuxGUID}}, true)
+	want := []Partition{
+		{1, 34 * 512, 1000 * 512, linuxGUID},
+		{2, 1034 * 512, 24 * 512, swap},
+		{3, 2048 * 512, 1953 * 512, linuxGUID},
+	}
+	got, err := Partitions(bytes.NewReader(disk), int64(len(disk)))
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Partitions = %v, %v; want %v", got, err, want)
+	}
+
+	// A damaged primary table: the backup stands in.
+	broken := bytes.Clone(disk)
+	broken[1024+32] ^= 1
+	got, err = Partitions(bytes.NewReader(broken), int64(len(broken)))
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("damaged primary: Partitions = %v, %v; want %v", got, err, want)
+	}
+
+	// Without a backup, it is corrupt.
+	broken = makeGPT(4096, []gptPart{{34, 1033, linuxGUID}}, false)
+	broken[512+30] ^= 1 // alternate LBA, under the header checksum
+	if _, err := Partitions(bytes.NewReader(broken), int64(len(broken))); !errors.Is(err, errdefs.ErrCorrupt) {
+		t.Errorf("damaged header: err = %v, want ErrCorrupt", err)
+	}
+
+	// A partition past the end of the disk.
+	broken = makeGPT(4096, []gptPart{{34, 5000, linuxGUID}}, false)
+	if _, err := Partitions(bytes.NewReader(broken), int64(len(broken))); !errors.Is(err, errdefs.ErrCorrupt) {
+		t.Errorf("partition past the end: err = %v, want ErrCorrupt", err)
+	}
+
+	// Truncated image: the entries are gone.
+	if _, err := Partitions(bytes.NewReader(disk[:1100]), 1100); !errors.Is(err, errdefs.ErrCorrupt) {
+		t.Errorf("truncated: err = %v, want ErrCorrupt", err)
+	}
+}
+
+// A hybrid MBR lists the 0xEE entry beside real ones; the GPT rules.
+func TestPartitionsHybridMBR(t *testing.T) {
+	disk := makeGPT(4096, []gptPart{{2048, 4000, linuxGUID}}, false)
+	putMBR(disk[:512], []mbrPart{{0xEE, 1, 2047}, {0x83, 2048, 1953}})
+	got, err := Partitions(bytes.NewReader(disk), int64(len(disk)))
+	want := []Partition{{1, 2048 * 512, 1953 * 512, linuxGUID}}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Partitions = %v, %v; want %v", got, err, want)
+	}
+}
+
+func TestPartitionsMBR(t *testing.T) {
+	disk := make([]byte, 8192*512)
+	// 1: Linux, 2: extended holding two logical partitions, 3: empty.
+	putMBR(disk, []mbrPart{{0x83, 2048, 1000}, {0x05, 4096, 4000}})
+	putMBR(disk[4096*512:], []mbrPart{{0x82, 63, 500}, {0x05, 1000, 2000}})
+	putMBR(disk[5096*512:], []mbrPart{{0x83, 63, 1500}})
+	want := []Partition{
+		{1, 2048 * 512, 1000 * 512, "83"},
+		{5, (4096 + 63) * 512, 500 * 512, "82"},
+		{6, (5096 + 63) * 512, 1500 * 512, "83"},
+	}
+	got, err := Partitions(bytes.NewReader(disk), int64(len(disk)))
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Partitions = %v, %v; want %v", got, err, want)
+	}
+
+	// An EBR chain that points back to itself.
+	loop := bytes.Clone(disk)
+	putMBR(loop[5096*512:], []mbrPart{{0x83, 63, 1500}, {0x05, 1000, 10}})
+	if _, err := Partitions(bytes.NewReader(loop), int64(len(loop))); !errors.Is(err, errdefs.ErrCorrupt) {
+		t.Errorf("looping EBRs: err = %v, want ErrCorrupt", err)
+	}
+
+	// A partition past the end of the disk.
+	big := make([]byte, 4096*512)
+	putMBR(big, []mbrPart{{0x83, 2048, 4000}})
+	if _, err := Partitions(bytes.NewReader(big), int64(len(big))); !errors.Is(err, errdefs.ErrCorrupt) {
+		t.Errorf("partition past the end: err = %v, want ErrCorrupt", err)
+	}
+
+	// An empty table.
+	empty := make([]byte, 4096*512)
+	putMBR(empty, nil)
+	if _, err := Partitions(bytes.NewReader(empty), int64(len(empty))); !errors.Is(err, errdefs.ErrUnsupported) {
+		t.Errorf("empty table: err = %v, want ErrUnsupported", err)
+	}
+}
+
+func TestPartitionsBareFileSystem(t *testing.T) {
+	ext := make([]byte, 64*1024)
+	ext[1080], ext[1081] = 0x53, 0xEF
+	btrfs := make([]byte, 128*1024)
+	copy(btrfs[0x10040:], "_BHRfS_M")
+	// A FAT boot sector: 0x55 0xAA, but boot code where the table would be.
+	fat := make([]byte, 64*1024)
+	fat[446], fat[510], fat[511] = 0x33, 0x55, 0xAA
+	copy(fat[0:], "XFSB") // stands in for a file system sdme can detect
+	for name, c := range map[string]struct {
+		disk []byte
+		typ  string
+	}{"ext": {ext, "ext"}, "btrfs": {btrfs, "btrfs"}, "boot sector": {fat, "xfs"}} {
+		got, err := Partitions(bytes.NewReader(c.disk), int64(len(c.disk)))
+		want := []Partition{{0, 0, int64(len(c.disk)), c.typ}}
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: Partitions = %v, %v; want %v", name, got, err, want)
+		}
+	}
+}
+
+func TestPartitionsGarbage(t *testing.T) {
+	garbage := make([]byte, 1<<20)
+	rand.New(rand.NewSource(2)).Read(garbage)
+	garbage[510] = 0
+	if _, err := Partitions(bytes.NewReader(garbage), int64(len(garbage))); !errors.Is(err, errdefs.ErrUnsupported) {
+		t.Errorf("garbage: err = %v, want ErrUnsupported", err)
+	}
+	// Garbage with an MBR signature: boot flags that are neither 0 nor 0x80.
+	garbage[510], garbage[511] = 0x55, 0xAA
+	garbage[446] = 0x12
+	if _, err := Partitions(bytes.NewReader(garbage), int64(len(garbage))); !errors.Is(err, errdefs.ErrCorrupt) {
+		t.Errorf("garbage with signature: err = %v, want ErrCorrupt", err)
+	}
+	if _, err := Partitions(bytes.NewReader(nil), 0); !errors.Is(err, errdefs.ErrUnsupported) {
+		t.Errorf("empty: err = %v, want ErrUnsupported", err)
+	}
+}
+
+// TestPartitionsSfdisk checks the parser against tables sfdisk writes.
+func TestPartitionsSfdisk(t *testing.T) {
+	sfdisk, err := exec.LookPath("sfdisk")
+	if err != nil {
+		t.Skip("sfdisk not installed")
+	}
+	for label, script := range map[string]string{
+		"gpt": "label: gpt\nsize=4M, type=L\nsize=2M, type=S\nsize=3M, type=L\n",
+		"dos": "label: dos\nsize=4M, type=83\ntype=5\nsize=2M, type=82\nsize=3M, type=83\n",
+	} {
+		img := filepath.Join(t.TempDir(), label+".img")
+		if err := os.WriteFile(img, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(img, 16<<20); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(sfdisk, "-q", img)
+		cmd.Stdin = strings.NewReader(script)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("sfdisk %s: %v: %s", label, err, out)
+		}
+		out, err := exec.Command(sfdisk, "--json", img).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dump struct {
+			Partitiontable struct {
+				Partitions []struct {
+					Node        string
+					Start, Size int64
+					Type        string
+				}
+			}
+		}
+		if err := json.Unmarshal(out, &dump); err != nil {
+			t.Fatal(err)
+		}
+		var want []Partition
+		for _, p := range dump.Partitiontable.Partitions {
+			if p.Type == "5" {
+				continue // extended container
+			}
+			index, _ := strconv.Atoi(strings.TrimPrefix(p.Node, img))
+			typ := strings.ToLower(p.Type)
+			if len(typ) == 1 {
+				typ = "0" + typ
+			}
+			want = append(want, Partition{index, p.Start * 512, p.Size * 512, typ})
+		}
+		f, err := os.Open(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Partitions(f, 16<<20)
+		f.Close()
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: Partitions = %v, %v; want %v", label, got, err, want)
+		}
+	}
+}
