@@ -207,7 +207,7 @@ func save(r io.Reader, path string) error {
 }
 
 func fillDisk(ctx context.Context, image string, txn *rootfs.Txn, rep progress.Reporter, info *rootfs.Info) error {
-	m, err := diskimage.Mount(ctx, image, filepath.Join(txn.Work(), "disk"))
+	m, err := diskimage.Mount(ctx, image, txn.DiskDir())
 	if err != nil {
 		return err
 	}

@@ -97,6 +97,12 @@ func (t *Txn) Root() string { return filepath.Join(t.dir, "rootfs") }
 // Work is scratch space that Commit and Abort delete.
 func (t *Txn) Work() string { return filepath.Join(t.dir, "work") }
 
+// DiskDir is the work directory for diskimage.Mount; whatever a killed
+// import leaves attached there is undone by Abort and GC.
+func (t *Txn) DiskDir() string { return diskDir(t.dir) }
+
+func diskDir(staging string) string { return filepath.Join(staging, "work", "disk") }
+
 // Commit puts the tree in place as rootfs name, described by info (Name,
 // Size and Created are filled in here), and ends the transaction.
 func (t *Txn) Commit(info Info) (Info, error) {
@@ -109,7 +115,7 @@ func (t *Txn) Commit(info Info) (Info, error) {
 }
 
 func (t *Txn) commit(info *Info) error {
-	if err := diskimage.Cleanup(t.Work()); err != nil {
+	if err := diskimage.Cleanup(t.DiskDir()); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(t.Work()); err != nil {
@@ -151,7 +157,7 @@ func (t *Txn) Abort() {
 
 func (t *Txn) abort() {
 	// Best effort: what is left is a dead staging directory for GC.
-	if diskimage.Cleanup(t.dir) == nil {
+	if diskimage.Cleanup(t.DiskDir()) == nil {
 		os.RemoveAll(t.dir)
 	}
 	t.lock = nil
@@ -209,7 +215,7 @@ func (s Store) gcName(name string) error {
 		}
 		for _, d := range dirs {
 			// A disk image import may have died with its image mounted.
-			if err := diskimage.Cleanup(d); err != nil {
+			if err := diskimage.Cleanup(diskDir(d)); err != nil {
 				return fmt.Errorf("cleaning up %s: %w", d, err)
 			}
 			if err := os.RemoveAll(d); err != nil {
