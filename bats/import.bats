@@ -8,7 +8,8 @@ setup_file() {
 }
 
 setup() {
-  . /var/tmp/sdme-fixtures/env
+  FIX=/var/tmp/sdme-fixtures
+  . "$FIX/env"
 }
 
 teardown() {
@@ -71,97 +72,112 @@ assert_store_clean() {
 }
 
 @test "an http URL imports and boots, through the proxy from the environment" {
-  : > "$FIX/proxy.log.mark"
-  before=$(wc -l < "$FIX/proxy.log")
-  run env http_proxy="$PROXY_URL" sdme fs import web "$HTTP_URL/base.tar.zst"
+  before=$(wc -l < "$FIX_PROXY_LOG")
+  run env http_proxy="$FIX_PROXY" sdme fs import web "$FIX_HTTP/base.tar.zst"
   assert_success
-  tail -n +$((before + 1)) "$FIX/proxy.log" | grep -q base.tar.zst || fail "the proxy did not see the download"
+  tail -n +$((before + 1)) "$FIX_PROXY_LOG" | grep -q "GET $FIX_HTTP/base.tar.zst " || fail "the proxy did not see the download"
   boots web
 }
 
 @test "no_proxy bypasses the proxy; a dead proxy fails the download" {
-  run env http_proxy=http://127.0.0.1:9 sdme fs import viaproxy "$HTTP_URL/small.tar.gz"
+  before=$(wc -l < "$FIX_PROXY_LOG")
+  run env http_proxy="$FIX_PROXY" no_proxy=files.sdme.test sdme fs import bypass "$FIX_HTTP/small.tar"
+  assert_success
+  ! tail -n +$((before + 1)) "$FIX_PROXY_LOG" | grep -q "GET $FIX_HTTP/small.tar " || fail "no_proxy was not honoured"
+  run env http_proxy=http://127.0.0.1:9 sdme fs import viaproxy "$FIX_HTTP/small.tar.gz"
   assert_failure 1
   assert_output --partial "download"
   [ ! -e "$DATADIR/fs/viaproxy" ]
-  run env HTTP_PROXY=http://127.0.0.1:9 NO_PROXY=files.sdme.test sdme fs import direct "$HTTP_URL/small.tar.gz"
+  run env HTTP_PROXY=http://127.0.0.1:9 NO_PROXY=files.sdme.test sdme fs import direct "$FIX_HTTP/small.tar.gz"
   assert_success
-  run env all_proxy=http://127.0.0.1:9 sdme fs import viaall "$HTTP_URL/small.tar.gz"
+  run env all_proxy=http://127.0.0.1:9 sdme fs import viaall "$FIX_HTTP/small.tar.gz"
   assert_failure 1
 }
 
 @test "a URL that is not there is an error that names it" {
-  run sdme fs import nothere "$HTTP_URL/status/404"
+  run sdme fs import nothere "$FIX_HTTP/status/404"
   assert_failure 1
   assert_output --partial "404"
-  assert_output --partial "$HTTP_URL/status/404"
+  assert_output --partial "$FIX_HTTP/status/404"
   assert_store_clean
 }
 
 @test "a registry image imports and boots; its digest is recorded" {
-  run sdme fs import base "$REG/sdme/base"
+  run sdme fs import base "$FIX_REGISTRY/sdme/base"
   assert_success
   assert_output --partial "layer 1/1"
   boots base
   run sdme fs ls --json
-  [ "$(echo "$output" | jq -r '.[] | select(.name=="base") | .digest')" = "$BASE_DIGEST" ]
+  [ "$(echo "$output" | jq -r '.[] | select(.name=="base") | .digest')" = "$FIX_DIGEST_BASE" ]
   [ "$(echo "$output" | jq -r '.[] | select(.name=="base") | .kind')" = registry ]
 }
 
 @test "whiteouts and opaque directories give the right tree; caps and setuid survive" {
-  sdme fs import layers "$REG/sdme/layers"
+  sdme fs import layers "$FIX_REGISTRY/sdme/layers"
   R=$DATADIR/fs/layers
-  check_layers_tree "$R"
+  run bash -c "cd $R && find srv/sdme | sort"
+  assert_output "$(printf '%s\n' srv/sdme srv/sdme/caps srv/sdme/dir-to-file srv/sdme/file-to-dir srv/sdme/file-to-dir/inside \
+    srv/sdme/hl-a srv/sdme/hl-b srv/sdme/kept srv/sdme/link srv/sdme/opaque srv/sdme/opaque/new srv/sdme/opaque-late \
+    srv/sdme/opaque-late/new srv/sdme/owned srv/sdme/replaced-file srv/sdme/suid | sort)"
+  [ "$(getcap "$R/srv/sdme/caps")" = "$R/srv/sdme/caps cap_net_raw=ep" ]
+  [ "$(stat -c %a:%U "$R/srv/sdme/suid")" = 4755:root ]
+  [ "$(stat -c %a:%u:%g "$R/srv/sdme/owned")" = 640:1000:1000 ]
+  [ "$(cat "$R/srv/sdme/replaced-file")" = layer3 ]
+  [ -f "$R/srv/sdme/dir-to-file" ] && [ "$(cat "$R/srv/sdme/file-to-dir/inside")" = layer3 ]
+  [ "$(stat -c %i "$R/srv/sdme/hl-a")" = "$(stat -c %i "$R/srv/sdme/hl-b")" ]
+  [ "$(readlink "$R/srv/sdme/link")" = kept ]
+  [ ! -e "$R/etc/motd" ]
+  [ -z "$(find "$R" -name '.wh.*')" ]
   boots layers
 }
 
 @test "a multi-arch index resolves to this machine's platform or --platform" {
-  sdme fs import multi "$REG/sdme/multi"
+  sdme fs import multi "$FIX_REGISTRY/sdme/multi"
   [ "$(cat "$DATADIR/fs/multi/arch")" = amd64 ]
-  sdme fs import --platform linux/arm64 multi-arm "$REG/sdme/multi"
+  sdme fs import --platform linux/arm64 multi-arm "$FIX_REGISTRY/sdme/multi"
   [ "$(cat "$DATADIR/fs/multi-arm/arch")" = arm64 ]
-  run sdme fs import --platform linux/s390x multi-s390 "$REG/sdme/multi"
+  run sdme fs import --platform linux/s390x multi-s390 "$FIX_REGISTRY/sdme/multi"
   assert_failure 1
   assert_output --partial "no manifest for platform linux/s390x"
   assert_output --partial "linux/arm64"
-  run sdme fs import --platform nonsense x "$REG/sdme/multi"
+  run sdme fs import --platform nonsense x "$FIX_REGISTRY/sdme/multi"
   assert_failure 2
   assert_store_clean
 }
 
 @test "a registry with basic auth: refused without credentials, works with the docker config" {
-  run env HOME=/nonexistent sdme fs import private "$AUTH_REG/sdme/private"
+  run env HOME=/nonexistent sdme fs import private "$FIX_REGISTRY_AUTH/sdme/private"
   assert_failure 1
   assert_output --partial "refused access"
   mkdir -p /root/.docker
-  printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$AUTH_REG" "$(printf sdme:secret | base64)" > /root/.docker/config.json
-  run sdme fs import private "$AUTH_REG/sdme/private"
+  printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$FIX_REGISTRY_AUTH" "$(printf sdme:secret | base64)" > /root/.docker/config.json
+  run sdme fs import private "$FIX_REGISTRY_AUTH/sdme/private"
   rm -f /root/.docker/config.json
   assert_success
   [ -f "$DATADIR/fs/private/etc/os-release" ]
 }
 
 @test "plain HTTP to a registry off loopback only when the user allows it" {
-  run sdme fs import remote "$REMOTE_REG/sdme/multi"
+  run sdme fs import remote "$FIX_REGISTRY_NAME/sdme/multi"
   assert_failure 1
   assert_output --partial "tls-verify"
   assert_store_clean
-  run sdme fs import --tls-verify=false remote "$REMOTE_REG/sdme/multi"
+  run sdme fs import --tls-verify=false remote "$FIX_REGISTRY_NAME/sdme/multi"
   assert_success
-  sdme config set insecure_registries "$REMOTE_REG"
-  run sdme fs import remote2 "$REMOTE_REG/sdme/multi"
+  sdme config set insecure_registries "$FIX_REGISTRY_NAME"
+  run sdme fs import remote2 "$FIX_REGISTRY_NAME/sdme/multi"
   sdme config set insecure_registries ""
   assert_success
 }
 
 @test "an unknown tag, a digest mismatch and a foreign media type are named errors" {
-  run sdme fs import nope "$REG/sdme/base:no-such-tag"
+  run sdme fs import nope "$FIX_REGISTRY/sdme/base:no-such-tag"
   assert_failure 1
   assert_output --partial "no such repository or tag"
-  run sdme fs import corrupt "$REG/sdme/corrupt"
+  run sdme fs import corrupt "$FIX_REGISTRY/sdme/corrupt"
   assert_failure 1
   assert_output --partial "digest"
-  run sdme fs import artifact "$REG/sdme/artifact"
+  run sdme fs import artifact "$FIX_REGISTRY/sdme/artifact"
   assert_failure 1
   assert_output --partial "media type"
   [ -z "$(ls "$DATADIR/fs" 2>/dev/null | grep -v '^\.')" ]
@@ -203,7 +219,7 @@ assert_store_clean() {
 }
 
 @test "a disk image over http imports" {
-  run sdme fs import webdisk "$HTTP_URL/base.qcow2"
+  run sdme fs import webdisk "$FIX_HTTP/base.qcow2"
   assert_success
   [ -f "$DATADIR/fs/webdisk/etc/os-release" ]
   assert_store_clean
@@ -212,23 +228,31 @@ assert_store_clean() {
 @test "hostile archives never write outside the tree" {
   rm -rf /tmp/outside-target /escape /tmp/pwned
   mkdir -p /tmp/outside-target
-  shadow=$(sha256sum /etc/shadow)
-  for a in dotdot abs symlink symlink-rel hardlink hardlink-symlink; do
+  echo safe > /tmp/sdme-victim
+  for a in dotdot abs symlink symlink-rel hardlink hardlink-symlink hardlink-write; do
     run sdme fs import "h-$a" "$FIX/hostile/$a.tar"
-    echo "$a: $output"
+    echo "$a: $status $output"
     [ ! -e /tmp/outside-target/pwned ] || fail "$a wrote through a symlink"
-    [ ! -e /escape ] && [ ! -e /var/lib/escape ] && [ ! -e "$DATADIR/escape" ] || fail "$a escaped"
+    [ ! -e /escape ] && [ ! -e "$DATADIR/escape" ] && [ ! -e "$DATADIR/fs/escape" ] || fail "$a escaped"
     [ ! -e /tmp/pwned ] || fail "$a wrote /tmp/pwned"
+    [ "$(stat -c %h /etc/shadow)" = 1 ] && [ "$(stat -c %h /etc/passwd)" = 1 ] || fail "$a linked to a host file"
+    [ "$(cat /tmp/sdme-victim)" = safe ] || fail "$a wrote through a hard link"
   done
-  [ "$(sha256sum /etc/shadow)" = "$shadow" ]
-  run sdme fs import h-dotdot "$FIX/hostile/dotdot.tar"
+  run sdme fs import h-dotdot2 "$FIX/hostile/dotdot.tar"
   assert_failure 1
   assert_output --partial "../escape"
+  assert_store_clean
+}
+
+@test "hostile OCI whiteouts never remove or create outside the tree" {
+  for d in "$DATADIR" "$DATADIR/fs"; do mkdir -p "$d"; for f in escape victim x; do echo keep > "$d/$f"; done; done
   run sdme fs import h-wh "$FIX/hostile.oci.tar"
   assert_failure 1
-  run sdme fs import h-reg "$REG/sdme/hostile"
+  run sdme fs import h-reg "$FIX_REGISTRY/sdme/hostile"
   assert_failure 1
-  [ -e /tmp/outside-target ]
+  for d in "$DATADIR" "$DATADIR/fs"; do
+    for f in escape victim x; do [ "$(cat "$d/$f")" = keep ] || fail "$d/$f was changed"; rm "$d/$f"; done
+  done
   assert_store_clean
 }
 
@@ -239,6 +263,12 @@ assert_store_clean() {
   run sdme fs import junk "$FIX/hostile/garbage.bin"
   assert_failure 1
   assert_output --partial "unknown file kind"
+  run sdme fs import empty "$FIX/hostile/empty.tar"
+  assert_failure 1
+  assert_output --partial "is empty"
+  run sdme fs import empty "$FIX/hostile/empty-archive.tar"
+  assert_failure 1
+  assert_output --partial "empty"
   run sdme fs import missing /nonexistent/file
   assert_failure 1
   assert_output --partial "no such file or directory"
@@ -285,19 +315,19 @@ assert_store_clean() {
 }
 
 @test "SIGINT during a download leaves no rootfs and no staging" {
-  sdme fs import --name slow "$HTTP_URL/slow/base.tar.zst" -q &
+  sdme fs import --name slow "$FIX_HTTP/slow/base.tar.zst" -q &
   pid=$!
   for _ in $(seq 50); do ls -A "$DATADIR/fs" 2>/dev/null | grep -q '^\.slow\.import-' && break; sleep 0.1; done
   sleep 1
   kill -INT $pid
-  run wait $pid
-  assert_equal "$status" 130
+  st=0; wait $pid || st=$?
+  assert_equal "$st" 130
   [ ! -e "$DATADIR/fs/slow" ]
   assert_store_clean
 }
 
 @test "SIGKILL during a download: the next command cleans up, the name is free" {
-  sdme fs import --name slow "$HTTP_URL/slow/base.tar.zst" -q &
+  sdme fs import --name slow "$FIX_HTTP/slow/base.tar.zst" -q &
   pid=$!
   for _ in $(seq 50); do ls -A "$DATADIR/fs" 2>/dev/null | grep -q '^\.slow\.import-' && break; sleep 0.1; done
   sleep 1
@@ -325,7 +355,7 @@ assert_store_clean() {
 }
 
 @test "two imports of one name at once: one wins, the other is told why" {
-  sdme fs import --name same "$HTTP_URL/slow/small.tar.gz" -q &
+  sdme fs import --name same "$FIX_HTTP/slow/small.tar.gz" -q &
   pid=$!
   for _ in $(seq 50); do ls -A "$DATADIR/fs" 2>/dev/null | grep -q '^\.same\.import-' && break; sleep 0.1; done
   run sdme fs import same "$FIX/small.tar"
@@ -358,7 +388,7 @@ assert_store_clean() {
   assert_output a2
   run sdme fs import --name a3 a3 "$FIX/small.tar"
   assert_failure 2
-  run sdme fs import --base-fs=a1 a4 "$REG/sdme/base"
+  run sdme fs import --base-fs=a1 a4 "$FIX_REGISTRY/sdme/base"
   assert_failure 1
   assert_output --partial "not yet supported"
   run sdme fs import "$FIX/base.misnamed.tar.gz"

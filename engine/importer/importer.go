@@ -65,6 +65,10 @@ func Import(ctx context.Context, store rootfs.Store, opts Options, rep progress.
 	progress.Logf(rep, "importing %s %s as rootfs %q", src.kind, opts.Source, name)
 	info := rootfs.Info{Source: src.arg, Kind: src.kind.String()}
 	if err := src.fill(ctx, txn, opts, rep, &info); err != nil {
+		if ctx.Err() != nil {
+			// Cancelled: whatever broke on the way is a consequence.
+			return Result{}, ctx.Err()
+		}
 		return Result{}, explain(err, store)
 	}
 	res := Result{Warnings: inspect(txn.Root(), &info)}
