@@ -20,14 +20,14 @@ trap 'rm -rf "$W"; for r in $(ls /var/lib/sdme/fs); do sdme fs rm "$r" >/dev/nul
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END{printf "%.3f", a[int((NR+1)/2)]}'; }
 # time_of CMD...: seconds CMD took
-time_of() { local t0 t1; t0=$(now); "$@" >/dev/null 2>&1 || { echo "# failed: $*" >&2; return 1; }; t1=$(now); echo "$t1 - $t0" | bc; }
+time_of() { local t0 t1 err; t0=$(now); err=$("$@" 2>&1 >/dev/null) || { echo "# failed: $*: $err" >&2; return 1; }; t1=$(now); echo "$t1 - $t0" | bc; }
 sdme_import() { sdme fs import -q -f "$1" "$2"; }
 cp_a() { rm -rf "$W/cp"; cp -a "$SRC" "$W/cp"; }
 tar_x() { rm -rf "$W/tar"; mkdir "$W/tar"; tar -C "$W/tar" --numeric-owner --xattrs --xattrs-include='*' -I "$1" -xf "$2"; }
-importctl_tar() { importctl -q --force import-tar "$1" bench-imp; }
+importctl_tar() { importctl -q --class=machine --force import-tar "$1" bench-imp; }
 skopeo_umoci() {
   rm -rf "$W/oci" "$W/bundle"
-  skopeo copy -q --src-tls-verify=false "docker://$REG/sdme/base" "oci:$W/oci:latest"
+  skopeo copy -q --src-tls-verify=false "docker://$FIX_REGISTRY/sdme/base" "oci:$W/oci:latest"
   umoci unpack --image "$W/oci:latest" "$W/bundle"
 }
 have_importctl=$(command -v importctl >/dev/null && echo yes || echo no)
@@ -45,7 +45,7 @@ for i in $(seq "$RUNS"); do
     add importctl-zst "$(time_of importctl_tar "$FIX/base.tar.zst")"
     add importctl-gz "$(time_of importctl_tar "$FIX/base.tar.gz")"
   fi
-  add sdme-reg "$(time_of sdme_import b-reg "$REG/sdme/base")"
+  add sdme-reg "$(time_of sdme_import b-reg "$FIX_REGISTRY/sdme/base")"
   add skopeo "$(time_of skopeo_umoci)"
 done
 machinectl remove bench-imp >/dev/null 2>&1 || true
