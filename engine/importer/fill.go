@@ -137,6 +137,7 @@ func asImage(ctx context.Context, txn *rootfs.Txn, opts Options, rep progress.Re
 	if err != nil {
 		return err
 	}
+	img.Ref = info.Source // not the scratch directory it was unpacked to
 	if err := unpackImage(ctx, img, root, rep, info); err != nil {
 		return err
 	}
