@@ -397,3 +397,13 @@ assert_store_clean() {
   run sdme fs import 1bad "$FIX/small.tar"
   assert_failure 2
 }
+
+@test "on a terminal, progress is drawn as bars with sizes and a total" {
+  run script -qec "sdme fs import bars $FIX_REGISTRY/sdme/mediatypes" /dev/null
+  assert_success
+  assert_output --partial "layer 1/3"
+  assert_output --partial "layer 3/3"
+  assert_output --partial "total"
+  assert_output --regexp "[0-9.]+ (KiB|MiB) / [0-9.]+ (KiB|MiB)"
+  [ -d "$DATADIR/fs/bars" ]
+}
