@@ -399,7 +399,8 @@ assert_store_clean() {
 }
 
 @test "on a terminal, progress is drawn as bars with sizes and a total" {
-  run script -qec "sdme fs import bars $FIX_REGISTRY/sdme/mediatypes" /dev/null
+  # script gives a terminal of width 0 unless told otherwise.
+  run script -qec "stty cols 120 rows 40; sdme fs import bars $FIX_REGISTRY/sdme/mediatypes" /dev/null
   assert_success
   assert_output --partial "layer 1/3"
   assert_output --partial "layer 3/3"

@@ -39,6 +39,7 @@ type Progress struct {
 	bars  *mpb.Progress
 	total *mpb.Bar
 	sum   [2]int64 // bytes done and expected over all tasks with a size
+	sized int      // tasks with a size seen so far
 }
 
 type taskView struct {
@@ -100,12 +101,14 @@ func (p *Progress) start(t *taskView) {
 		p.println(t.label + " ...")
 	case Bars:
 		if t.total > 0 {
+			p.sized++
 			p.sum[1] += t.total
 			t.bar = p.bars.AddBar(t.total,
 				mpb.PrependDecorators(decor.Name(t.label, decor.WCSyncSpaceR)),
 				mpb.AppendDecorators(decor.Counters(decor.SizeB1024(0), "% .1f / % .1f", decor.WCSyncSpace),
 					decor.AverageSpeed(decor.SizeB1024(0), "% .1f", decor.WCSyncSpace)))
-			if p.total == nil && len(p.tasks) > 1 {
+			// A total is worth a line once there is more than one task.
+			if p.total == nil && p.sized > 1 {
 				p.total = p.bars.AddBar(p.sum[1], mpb.BarPriority(math.MaxInt),
 					mpb.PrependDecorators(decor.Name("total", decor.WCSyncSpaceR)),
 					mpb.AppendDecorators(decor.Counters(decor.SizeB1024(0), "% .1f / % .1f", decor.WCSyncSpace),
