@@ -1,0 +1,107 @@
+package archive
+
+import (
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/ulikunitz/xz"
+)
+
+// Compression is the kind of compression of a stream.
+type Compression int
+
+const (
+	None Compression = iota
+	Gzip
+	Bzip2
+	Xz
+	Zstd
+)
+
+func (c Compression) String() string {
+	switch c {
+	case None:
+		return "none"
+	case Gzip:
+		return "gzip"
+	case Bzip2:
+		return "bzip2"
+	case Xz:
+		return "xz"
+	case Zstd:
+		return "zstd"
+	}
+	return fmt.Sprintf("Compression(%d)", int(c))
+}
+
+var magics = []struct {
+	c     Compression
+	magic []byte
+}{
+	{Gzip, []byte{0x1f, 0x8b}},
+	{Bzip2, []byte("BZh")},
+	{Xz, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}},
+	{Zstd, []byte{0x28, 0xb5, 0x2f, 0xfd}},
+}
+
+// maxMagic is the length of the longest magic number.
+const maxMagic = 6
+
+// DetectCompression tells the compression of a stream from its first
+// bytes. A file's name is no guide: registries and mirrors name files as
+// they please. A head shorter than a magic number does not match it, and a
+// stream that matches none is taken as uncompressed.
+func DetectCompression(head []byte) Compression {
+	for _, m := range magics {
+		if bytes.HasPrefix(head, m.magic) {
+			return m.c
+		}
+	}
+	return None
+}
+
+// Decompress reads the first bytes of r to detect its compression and
+// returns a reader of the decompressed stream, and the kind it detected.
+// A stream that matches no magic number is returned as it is. The caller
+// closes the reader, which does not close r.
+func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
+	br := bufio.NewReaderSize(r, 1<<16)
+	head, err := br.Peek(maxMagic)
+	if err != nil && err != io.EOF { // a short stream just matches no magic
+		return nil, None, err
+	}
+	c := DetectCompression(head)
+	rc, err := decompressor(c, br)
+	if err != nil {
+		return nil, c, fmt.Errorf("%s stream: %w: %w", c, err, errdefs.ErrCorrupt)
+	}
+	return rc, c, nil
+}
+
+func decompressor(c Compression, r io.Reader) (io.ReadCloser, error) {
+	switch c {
+	case Gzip:
+		return gzip.NewReader(r)
+	case Bzip2:
+		return io.NopCloser(bzip2.NewReader(r)), nil
+	case Xz:
+		xr, err := xz.NewReader(r)
+		if err != nil {
+			return nil, err
+		}
+		return io.NopCloser(xr), nil
+	case Zstd:
+		zr, err := zstd.NewReader(r)
+		if err != nil {
+			return nil, err
+		}
+		return zr.IOReadCloser(), nil
+	}
+	return io.NopCloser(r), nil
+}
