@@ -7,7 +7,8 @@
 #   .tar.gz        sdme fs import F.tar.gz       vs  tar -x with gzip, importctl import-tar
 #   registry       sdme fs import 127.0.0.1:5000/sdme/base
 #                                                vs  skopeo copy to an OCI layout + umoci unpack
-# Every target is on the same filesystem; page caches are warm for all.
+# Every target is on the same filesystem; page caches are warm for all, and
+# dirty pages of the previous step are written out before each timing.
 set -euo pipefail
 RUNS=${RUNS:-3}
 /src/bats/fixtures/make.sh
@@ -20,7 +21,7 @@ trap 'rm -rf "$W"; for r in $(ls /var/lib/sdme/fs); do sdme fs rm "$r" >/dev/nul
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END{printf "%.3f", a[int((NR+1)/2)]}'; }
 # time_of CMD...: seconds CMD took
-time_of() { local t0 t1 err; t0=$(now); err=$("$@" 2>&1 >/dev/null) || { echo "# failed: $*: $err" >&2; return 1; }; t1=$(now); echo "$t1 - $t0" | bc; }
+time_of() { local t0 t1 err; sync; t0=$(now); err=$("$@" 2>&1 >/dev/null) || { echo "# failed: $*: $err" >&2; return 1; }; t1=$(now); echo "$t1 - $t0" | bc; }
 sdme_import() { sdme fs import -q -f "$1" "$2"; }
 cp_a() { rm -rf "$W/cp"; cp -a "$SRC" "$W/cp"; }
 tar_x() { rm -rf "$W/tar"; mkdir "$W/tar"; tar -C "$W/tar" --numeric-owner --xattrs --xattrs-include='*' -I "$1" -xf "$2"; }

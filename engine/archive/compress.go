@@ -81,7 +81,75 @@ func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 	if err != nil {
 		return nil, c, fmt.Errorf("%s stream: %w: %w", c, err, errdefs.ErrCorrupt)
 	}
+	if c == Gzip || c == Bzip2 || c == Xz {
+		// These decoders are serial; zstd's decodes ahead on its own.
+		rc = readAhead(rc)
+	}
 	return rc, c, nil
+}
+
+// readAhead runs the decompressor rc in a goroutine of its own, a few
+// chunks ahead of the reader, so that inflating and writing files use two
+// cores, as tar with an external decompressor does.
+func readAhead(rc io.ReadCloser) io.ReadCloser {
+	a := &aheadReader{src: rc, chunks: make(chan []byte, 4), stop: make(chan struct{})}
+	go a.fill()
+	return a
+}
+
+type aheadReader struct {
+	src    io.ReadCloser
+	chunks chan []byte
+	stop   chan struct{}
+	err    error // set before chunks is closed
+	cur    []byte
+}
+
+func (a *aheadReader) fill() {
+	defer a.src.Close()
+	defer close(a.chunks)
+	for {
+		buf := make([]byte, 1<<20)
+		n, err := io.ReadFull(a.src, buf)
+		if n > 0 {
+			select {
+			case a.chunks <- buf[:n]:
+			case <-a.stop:
+				return
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return
+		}
+		if err != nil {
+			a.err = err
+			return
+		}
+	}
+}
+
+func (a *aheadReader) Read(p []byte) (int, error) {
+	for len(a.cur) == 0 {
+		c, ok := <-a.chunks
+		if !ok {
+			if a.err != nil {
+				return 0, a.err
+			}
+			return 0, io.EOF
+		}
+		a.cur = c
+	}
+	n := copy(p, a.cur)
+	a.cur = a.cur[n:]
+	return n, nil
+}
+
+// Close stops the decompressor. It does not wait for a read in progress,
+// which may be stuck on a stalled network: that read ends when the caller
+// closes the underlying reader, and the goroutine closes the decompressor.
+func (a *aheadReader) Close() error {
+	close(a.stop)
+	return nil
 }
 
 func decompressor(c Compression, r io.Reader) (io.ReadCloser, error) {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -88,15 +87,15 @@ func fillTarballFile(ctx context.Context, path string, txn *rootfs.Txn, opts Opt
 // is then read as an image.
 func extractTarball(ctx context.Context, r io.Reader, txn *rootfs.Txn, opts Options, rep progress.Reporter, info *rootfs.Info) error {
 	dec, c, err := archive.Decompress(r)
-	if c == archive.None && errors.Is(err, io.EOF) {
-		return fmt.Errorf("%s: the file is empty: %w", info.Source, errdefs.ErrUnsupported)
-	}
 	if err != nil {
 		return err
 	}
 	defer dec.Close()
 	br := bufio.NewReaderSize(dec, 1<<20)
 	head, _ := br.Peek(512)
+	if len(head) == 0 {
+		return fmt.Errorf("%s: the file is empty: %w", info.Source, errdefs.ErrUnsupported)
+	}
 	if !isTarHeader(head) {
 		if len(head) == 512 && bytes.Count(head, []byte{0}) == 512 {
 			return fmt.Errorf("%s: the archive is empty: %w", info.Source, errdefs.ErrUnsupported)
