@@ -1,73 +1,16 @@
 package containers
 
 import (
-	"bufio"
-	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/sdme/sdme/engine/mountinfo"
 )
-
-// mountEntry is one line of /proc/self/mountinfo.
-type mountEntry struct {
-	Point  string
-	FSType string
-}
-
-// parseMountinfo reads the mount point and filesystem type of every mount.
-// Mount points are octal-escaped there (a space is \040).
-func parseMountinfo(data string) []mountEntry {
-	var out []mountEntry
-	sc := bufio.NewScanner(strings.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		// ID PARENT MAJ:MIN ROOT POINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPER
-		sep := -1
-		for i, x := range f {
-			if x == "-" {
-				sep = i
-				break
-			}
-		}
-		if len(f) < 5 || sep < 0 || sep+1 >= len(f) {
-			continue
-		}
-		out = append(out, mountEntry{Point: unescapeOctal(f[4]), FSType: f[sep+1]})
-	}
-	return out
-}
-
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func readMountinfo() ([]mountEntry, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	return parseMountinfo(string(data)), nil
-}
 
 // mountsBelow lists the mount points at or below dir, deepest first.
 func mountsBelow(dir string) ([]string, error) {
-	all, err := readMountinfo()
+	all, err := mountinfo.Read()
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +47,7 @@ var virtualTrees = []string{"/proc", "/sys", "/dev", "/run", "/tmp", "/var/tmp"}
 // layers: disk filesystems, shallowest first, except virtual trees, sdme's
 // own data directory, directories the container hides as opaque, and paths
 // that overlayfs options cannot express.
-func hostSubmounts(mounts []mountEntry, datadir string, opaque []string) []string {
+func hostSubmounts(mounts []mountinfo.Mount, datadir string, opaque []string) []string {
 	seen := map[string]bool{}
 	var out []string
 next:

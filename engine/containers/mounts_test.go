@@ -2,10 +2,13 @@ package containers
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/sdme/sdme/engine/mountinfo"
 )
 
-const mountinfo = `22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
+const table = `22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
 23 22 0:21 / /proc rw shared:2 - proc proc rw
 24 22 254:1 / /home rw shared:3 - xfs /dev/vdb rw
 25 24 254:2 / /home/big\040disk rw shared:4 - ext4 /dev/vdc rw
@@ -19,18 +22,12 @@ const mountinfo = `22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
 33 22 254:7 / /boot rw shared:10 - ext4 /dev/vdh rw
 `
 
-func TestParseMountinfo(t *testing.T) {
-	m := parseMountinfo(mountinfo)
-	if len(m) != 12 {
-		t.Fatalf("parsed %d entries, want 12", len(m))
-	}
-	if m[3].Point != "/home/big disk" || m[3].FSType != "ext4" {
-		t.Errorf("entry 3 = %+v, want the octal escape undone", m[3])
-	}
-}
-
 func TestHostSubmounts(t *testing.T) {
-	got := hostSubmounts(parseMountinfo(mountinfo), "/var/lib/sdme", []string{"/var/log"})
+	all, err := mountinfo.Parse(strings.NewReader(table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := hostSubmounts(all, "/var/lib/sdme", []string{"/var/log"})
 	// Not: / itself, /proc and /run (virtual), the data directory, an
 	// opaque directory, a path overlayfs options cannot hold (comma, space).
 	want := []string{"/home", "/var", "/boot", "/boot/efi"}

@@ -9,6 +9,8 @@ import (
 	"github.com/sdme/sdme/engine/deps"
 	"github.com/sdme/sdme/engine/layout"
 	"github.com/sdme/sdme/engine/systemd"
+
+	"github.com/sdme/sdme/engine/mountinfo"
 )
 
 // nspawnExport is where systemd-nspawn (257) mounts a machine's exported
@@ -42,7 +44,7 @@ func (e *Engine) dropin(name, lower string, opaque []string, progs programs, tim
 	}
 	mounts := []systemd.Mount{overlay(lower, e.layout.Upper(name), e.layout.Work(name), merged, false)}
 	if lower == "/" {
-		all, err := readMountinfo()
+		all, err := mountinfo.Read()
 		if err != nil {
 			return systemd.Dropin{}, err
 		}

@@ -205,7 +205,7 @@ func (m *Mounted) attachFUSE(ctx context.Context, image string) (string, error) 
 	// The daemon succeeding is not proof: check that the kernel shows the
 	// export, since a loop device over the bare placeholder file would
 	// read an empty disk.
-	if e, err := mountAt(export); err != nil || !strings.HasPrefix(e.fstype, "fuse") {
+	if e, err := mountAt(export); err != nil || !strings.HasPrefix(e.FSType, "fuse") {
 		return "", fmt.Errorf("qemu-storage-daemon reported success but %s is not a FUSE mount", export)
 	}
 	if fi, err := os.Stat(export); err != nil || fi.Size() == 0 {

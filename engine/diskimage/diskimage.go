@@ -216,7 +216,7 @@ func (m *Mounted) mountRoot(ctx context.Context, image, view string, parts []Par
 			continue
 		}
 		subs := []string{""}
-		if e, err := mountAt(mnt); err == nil && e.fstype == "btrfs" {
+		if e, err := mountAt(mnt); err == nil && e.FSType == "btrfs" {
 			subs = append(subs, btrfsRoots...)
 		}
 		for _, sub := range subs {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/sdme/sdme/engine/errdefs"
+
+	"github.com/sdme/sdme/engine/mountinfo"
 )
 
 // need skips the test unless it runs as root with loop devices and the
@@ -108,13 +110,13 @@ func makeImages(t *testing.T) (dir string) {
 func leftovers(t *testing.T, workdir, image string) []string {
 	t.Helper()
 	var out []string
-	mounts, err := mountinfo()
+	mounts, err := mountinfo.Read()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range mounts {
-		if strings.HasPrefix(m.point, workdir+"/") {
-			out = append(out, "mount "+m.point)
+		if strings.HasPrefix(m.Point, workdir+"/") {
+			out = append(out, "mount "+m.Point)
 		}
 	}
 	loops, err := boundLoops()

@@ -1,7 +1,6 @@
 package diskimage
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/sdme/sdme/engine/atomicfile"
 	"github.com/sdme/sdme/engine/deps"
+
+	"github.com/sdme/sdme/engine/mountinfo"
 )
 
 // The names Mount uses in its work directory.
@@ -136,67 +137,18 @@ func teardown(workdir string) error {
 	return errors.Join(errs...)
 }
 
-// mountEntry is the part of a /proc/self/mountinfo line teardown needs.
-type mountEntry struct {
-	dev    string // MAJ:MIN
-	point  string
-	fstype string
-}
-
-func mountinfo() ([]mountEntry, error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []mountEntry
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
-	for sc.Scan() {
-		// ID PARENT MAJ:MIN ROOT POINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPER
-		f := strings.Fields(sc.Text())
-		for i := 6; i+1 < len(f); i++ {
-			if f[i] == "-" {
-				out = append(out, mountEntry{dev: f[2], point: unescapeOctal(f[4]), fstype: f[i+1]})
-				break
-			}
-		}
-	}
-	return out, sc.Err()
-}
-
-// unescapeOctal decodes mountinfo's escapes of space, tab, newline and
-// backslash (\040 and so on).
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
 // mountAt returns the topmost mount on point, or an error if there is none.
-func mountAt(point string) (mountEntry, error) {
-	all, err := mountinfo()
+func mountAt(point string) (mountinfo.Mount, error) {
+	all, err := mountinfo.Read()
 	if err != nil {
-		return mountEntry{}, err
+		return mountinfo.Mount{}, err
 	}
 	for i := len(all) - 1; i >= 0; i-- {
-		if all[i].point == point {
+		if all[i].Point == point {
 			return all[i], nil
 		}
 	}
-	return mountEntry{}, os.ErrNotExist
+	return mountinfo.Mount{}, os.ErrNotExist
 }
 
 // unmount removes every mount stacked on point. Only the two mount points
@@ -276,13 +228,13 @@ func detachLoops(workdir string, recs []loopRecord) ([]loopDevice, error) {
 	if err != nil {
 		return nil, err
 	}
-	mounts, err := mountinfo()
+	mounts, err := mountinfo.Read()
 	if err != nil {
 		return nil, err
 	}
 	mounted := map[string]bool{}
 	for _, m := range mounts {
-		mounted[m.dev] = true
+		mounted[m.Dev] = true
 	}
 	var detached []loopDevice
 	var errs []error
