@@ -2,15 +2,15 @@ package oci
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/sdme/sdme/engine/archive"
 	"github.com/sdme/sdme/engine/progress"
+	"github.com/sdme/sdme/engine/readahead"
 )
 
-// Fetching runs ahead of unpacking by at most this many layers, each
+// Fetching runs ahead of unpacking by at most prefetchLayers layers, each
 // buffered in memory up to prefetchBytes: enough to overlap downloads
 // with the writing of the layer before, without spooling blobs to disk.
 const (
@@ -27,9 +27,9 @@ func (img *Image) Unpack(ctx context.Context, dir string, rep progress.Reporter)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	slots := make(chan struct{}, prefetchLayers)
-	streams := make([]*prefetch, len(img.Layers))
-	for i := range streams {
-		streams[i] = &prefetch{chunks: make(chan []byte, prefetchBytes/chunkSize), done: make(chan struct{})}
+	ready := make([]chan *readahead.Reader, len(img.Layers))
+	for i := range ready {
+		ready[i] = make(chan *readahead.Reader, 1)
 	}
 	// One dispatcher starts the fetches in layer order, so a later layer
 	// can never hold the slot an earlier one waits for.
@@ -41,12 +41,19 @@ func (img *Image) Unpack(ctx context.Context, dir string, rep progress.Reporter)
 				return
 			}
 			label := fmt.Sprintf("layer %d/%d %s", i+1, len(img.Layers), short(l.Digest))
-			task := progress.StartTask(rep, l.Digest, label, l.Size)
-			go streams[i].fetch(ctx, l, task)
+			blob := &blobStream{ctx: ctx, layer: l, task: progress.StartTask(rep, l.Digest, label, l.Size)}
+			ready[i] <- readahead.New(blob, chunkSize, prefetchBytes/chunkSize)
 		}
 	}()
 	for i, l := range img.Layers {
-		err := apply(ctx, dir, streams[i])
+		var r *readahead.Reader
+		select {
+		case r = <-ready[i]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		err := apply(ctx, dir, r)
+		r.Close()
 		<-slots
 		if err != nil {
 			return fmt.Errorf("image %s: layer %d/%d (%s): %w", img.Ref, i+1, len(img.Layers), l.Digest, err)
@@ -64,16 +71,16 @@ func short(digest string) string {
 
 // apply unpacks one layer, then reads its blob to the end so that the
 // digest is checked even past the tar's end-of-archive marker.
-func apply(ctx context.Context, dir string, p *prefetch) error {
-	defer p.close()
-	dec, _, err := archive.Decompress(p)
+func apply(ctx context.Context, dir string, blob io.Reader) error {
+	dec, _, err := archive.Decompress(blob)
 	if err != nil {
 		return err
 	}
 	defer dec.Close()
 	if err := archive.Apply(ctx, dir, dec, archive.Options{Whiteouts: true}); err != nil {
-		// A digest or transfer error explains a broken tar better.
-		if ferr := p.failure(); ferr != nil {
+		// A digest or transfer error explains a broken tar better, and
+		// only the end of the blob tells whether there is one.
+		if _, ferr := io.Copy(io.Discard, blob); ferr != nil {
 			return ferr
 		}
 		return err
@@ -81,101 +88,51 @@ func apply(ctx context.Context, dir string, p *prefetch) error {
 	if _, err := io.Copy(io.Discard, dec); err != nil {
 		return err
 	}
-	_, err = io.Copy(io.Discard, p)
+	_, err = io.Copy(io.Discard, blob)
 	return err
 }
 
-// prefetch is a layer's blob being downloaded ahead of its reader into a
-// bounded queue of chunks.
-type prefetch struct {
-	chunks chan []byte
-	done   chan struct{} // closed by the reader when it stops
-	err    error         // set before chunks is closed
-	cur    []byte
+// blobStream opens a layer's blob on first read, counts what it reads as
+// the layer's download progress, and finishes the task at the end.
+type blobStream struct {
+	ctx   context.Context
+	layer Layer
+	task  *progress.Task
+	rc    io.ReadCloser
+	done  bool
 }
 
-// errStopped ends a fetch whose reader gave up first.
-var errStopped = errors.New("unpacking stopped")
-
-func (p *prefetch) fetch(ctx context.Context, l Layer, task *progress.Task) {
-	defer close(p.chunks)
-	err := p.copy(ctx, l, task)
-	task.Finish(err)
-	if err != errStopped {
-		p.err = err
-	}
-}
-
-func (p *prefetch) copy(ctx context.Context, l Layer, task *progress.Task) error {
-	rc, err := l.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	for {
-		buf, err := readChunk(rc)
-		if len(buf) > 0 {
-			task.Add(int64(len(buf)))
-			select {
-			case p.chunks <- buf:
-			case <-p.done:
-				return errStopped
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
+func (b *blobStream) Read(p []byte) (int, error) {
+	if b.rc == nil {
+		rc, err := b.layer.open(b.ctx)
 		if err != nil {
-			return err
+			b.finish(err)
+			return 0, err
 		}
+		b.rc = rc
+	}
+	n, err := b.rc.Read(p)
+	b.task.Add(int64(n))
+	if err == io.EOF {
+		b.finish(nil)
+	} else if err != nil {
+		b.finish(err)
+	}
+	return n, err
+}
+
+func (b *blobStream) finish(err error) {
+	if !b.done {
+		b.done = true
+		b.task.Finish(err)
 	}
 }
 
-// readChunk fills a chunk from r. Unlike io.ReadFull it keeps an error
-// that comes with the last bytes: a blob reports a digest mismatch there.
-func readChunk(r io.Reader) ([]byte, error) {
-	buf := make([]byte, chunkSize)
-	n := 0
-	for n < len(buf) {
-		m, err := r.Read(buf[n:])
-		n += m
-		if err != nil {
-			return buf[:n], err
-		}
+// Close ends the download, finished or not.
+func (b *blobStream) Close() error {
+	b.finish(context.Canceled)
+	if b.rc == nil {
+		return nil
 	}
-	return buf[:n], nil
-}
-
-// Read returns the blob's bytes in order, then its fetch error or io.EOF.
-func (p *prefetch) Read(b []byte) (int, error) {
-	for len(p.cur) == 0 {
-		c, ok := <-p.chunks
-		if !ok {
-			if p.err != nil {
-				return 0, p.err
-			}
-			return 0, io.EOF
-		}
-		p.cur = c
-	}
-	n := copy(b, p.cur)
-	p.cur = p.cur[n:]
-	return n, nil
-}
-
-// failure reads the rest of the blob and returns the fetch's error, if
-// any: only at its end does a blob show whether its digest matched.
-func (p *prefetch) failure() error {
-	_, err := io.Copy(io.Discard, p)
-	return err
-}
-
-func (p *prefetch) close() {
-	select {
-	case <-p.done:
-	default:
-		close(p.done)
-	}
+	return b.rc.Close()
 }
