@@ -29,6 +29,15 @@ boots() {
   sdme rm -f "c-$1"
 }
 
+# wait_for_staging NAME: an import of NAME has started writing its tree.
+wait_for_staging() {
+  for _ in $(seq 100); do
+    ls -A "$DATADIR"/fs/."$1".import-*/rootfs 2>/dev/null | grep -q . && return 0
+    sleep 0.1
+  done
+  fail "the import of $1 did not start"
+}
+
 # assert_no_loops: no loop device is backed by an image or a file of
 # sdme's (loop devices are the whole machine's, so others may exist).
 assert_no_loops() {
@@ -324,8 +333,7 @@ assert_store_clean() {
 @test "SIGINT during a download leaves no rootfs and no staging" {
   sdme fs import --name slow "$FIX_HTTP/slow/base.tar.zst" -q &
   pid=$!
-  for _ in $(seq 50); do ls -A "$DATADIR/fs" 2>/dev/null | grep -q '^\.slow\.import-' && break; sleep 0.1; done
-  sleep 1
+  wait_for_staging slow
   kill -INT $pid
   st=0; wait $pid || st=$?
   assert_equal "$st" 130
@@ -336,8 +344,7 @@ assert_store_clean() {
 @test "SIGKILL during a download: the next command cleans up, the name is free" {
   sdme fs import --name slow "$FIX_HTTP/slow/base.tar.zst" -q &
   pid=$!
-  for _ in $(seq 50); do ls -A "$DATADIR/fs" 2>/dev/null | grep -q '^\.slow\.import-' && break; sleep 0.1; done
-  sleep 1
+  wait_for_staging slow
   kill -KILL $pid
   wait $pid || true
   [ ! -e "$DATADIR/fs/slow" ]
@@ -364,7 +371,7 @@ assert_store_clean() {
 @test "two imports of one name at once: one wins, the other is told why" {
   sdme fs import --name same "$FIX_HTTP/slow/small.tar.gz" -q &
   pid=$!
-  for _ in $(seq 50); do ls -A "$DATADIR/fs" 2>/dev/null | grep -q '^\.same\.import-' && break; sleep 0.1; done
+  wait_for_staging same
   run sdme fs import same "$FIX/small.tar"
   assert_failure 1
   assert_output --partial "another sdme"

@@ -45,9 +45,7 @@ Under sudo, $SUDO_USER's file is used when it exists.`,
 				return nil
 			}
 			if asJSON {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(cfg)
+				return a.printJSON(cfg)
 			}
 			for _, k := range config.Keys() {
 				v, _ := cfg.Get(k)

@@ -2,7 +2,6 @@ package sdme
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -317,9 +316,7 @@ func (a *app) psCmd() *cobra.Command {
 				if list == nil {
 					list = []containers.Info{}
 				}
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(list)
+				return a.printJSON(list)
 			}
 			w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tSTATE\tROOTFS\tCREATED\tENABLED")
@@ -328,11 +325,7 @@ func (a *app) psCmd() *cobra.Command {
 				if rootfs == "" {
 					rootfs = "/ (host)"
 				}
-				created := "-"
-				if !c.Created.IsZero() {
-					created = c.Created.Local().Format("2006-01-02 15:04")
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.Name, c.State, rootfs, created, yesNo(c.Enabled))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.Name, c.State, rootfs, when(c.Created), yesNo(c.Enabled))
 			}
 			return w.Flush()
 		},

@@ -1,7 +1,6 @@
 package sdme
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -59,18 +58,12 @@ func (a *app) fsLsCmd() *cobra.Command {
 				if list == nil {
 					list = []rootfs.Info{}
 				}
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(list)
+				return a.printJSON(list)
 			}
 			w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tDISTRO\tSOURCE\tSIZE\tCREATED")
 			for _, r := range list {
-				created := "-"
-				if !r.Created.IsZero() {
-					created = r.Created.Local().Format("2006-01-02 15:04")
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Name, orDash(r.Distro), orDash(r.Source), cli.HumanBytes(r.Size), created)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Name, orDash(r.Distro), orDash(r.Source), cli.HumanBytes(r.Size), when(r.Created))
 			}
 			return w.Flush()
 		},
