@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sdme/sdme/engine/atomicfile"
 	"github.com/sdme/sdme/engine/diskimage"
 	"github.com/sdme/sdme/engine/errdefs"
@@ -127,6 +129,12 @@ func (t *Txn) commit(info *Info) error {
 	}
 	info.Name, info.Size, info.Created = t.name, size, time.Now()
 	if err := t.checkReplace(); err != nil {
+		return err
+	}
+	// The tree is on disk before it appears: after a crash, a rootfs is
+	// either whole or absent, never one with files the kernel had not yet
+	// written (on ext4 the sidecar's fsync below would force this anyway).
+	if err := syncfs(t.Root()); err != nil {
 		return err
 	}
 	if _, err := os.Lstat(t.s.Path(t.name)); err == nil {
@@ -259,4 +267,17 @@ func diskUsage(root string) (int64, error) {
 		return nil
 	})
 	return total, err
+}
+
+// syncfs writes out everything cached for the filesystem that holds dir.
+func syncfs(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("syncfs %s: %w", dir, err)
+	}
+	return nil
 }
