@@ -2,6 +2,7 @@
 PREFIX  ?= /usr/local
 BINDIR  := $(PREFIX)/bin
 MANDIR  := $(PREFIX)/share/man/man1
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOFLAGS := -trimpath -ldflags "-s -w -X github.com/sdme/sdme/applets/sdme.version=$(VERSION)"
 APPLETS := sdme sdme-import
@@ -27,6 +28,8 @@ install:
 	bin/sdme completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_sdme
 	bin/sdme completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/sdme.fish
 	bin/sdme man $(DESTDIR)$(MANDIR)
+	install -D -m 0644 units/sdme.socket $(DESTDIR)$(UNITDIR)/sdme.socket
+	sed 's|@BINDIR@|$(BINDIR)|' units/sdme.service.in > $(DESTDIR)$(UNITDIR)/sdme.service
 
 # go vet, go test, then the bats suite in the test host.
 test: unit bats

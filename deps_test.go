@@ -16,7 +16,8 @@ func TestLayering(t *testing.T) {
 		bad  []string
 	}{
 		{"./engine/...", []string{"-deps"}, []string{"github.com/sdme/sdme/applets", "github.com/spf13/cobra", "github.com/varlink/go"}},
-		{"./applets/...", []string{"-f", "{{join .Imports \"\\n\"}}"}, []string{"github.com/godbus/dbus", "github.com/coreos/go-systemd", "golang.org/x/sys/unix"}},
+		{"./applets/...", []string{"-f", "{{join .Imports \"\\n\"}}"}, []string{"github.com/godbus/dbus", "github.com/coreos/go-systemd", "golang.org/x/sys/unix", "github.com/varlink/go"}},
+		{"./varlink/...", []string{"-deps"}, []string{"github.com/sdme/sdme/applets", "github.com/spf13/cobra"}},
 	}
 	for _, f := range forbidden {
 		pkgs, bad := f.pkgs, f.bad

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 
 	"github.com/sdme/sdme/applets/sdme"
 	"github.com/sdme/sdme/applets/sdmeimport"
@@ -20,6 +21,11 @@ var applets = map[string]func(args []string) int{
 }
 
 func main() {
+	// Started by systemd or `varlinkctl call /path/to/sdme ...` with a
+	// socket named varlink: be the io.sdme service, whatever the name.
+	if os.Getenv("LISTEN_FDNAMES") == "varlink" && os.Getenv("LISTEN_PID") == strconv.Itoa(os.Getpid()) {
+		os.Exit(sdme.Main([]string{"varlink"}, os.Stdin, os.Stdout, os.Stderr))
+	}
 	name := filepath.Base(os.Args[0])
 	if run, ok := applets[name]; ok {
 		os.Exit(run(os.Args[1:]))

@@ -190,18 +190,16 @@ func (f *stopFlags) register(cmd *cobra.Command) {
 	timeoutFlag(cmd, &f.timeout, "how long to wait for the container to stop (default 90s, 30s with --term, 15s with --kill)")
 }
 
+// mode returns the stop mode and timeout (0: the mode's default).
 func (f *stopFlags) mode() (containers.StopMode, time.Duration) {
-	mode, t := containers.StopGraceful, 90*time.Second
+	mode := containers.StopGraceful
 	switch {
 	case f.term:
-		mode, t = containers.StopTerminate, 30*time.Second
+		mode = containers.StopTerminate
 	case f.kill:
-		mode, t = containers.StopKill, 15*time.Second
+		mode = containers.StopKill
 	}
-	if f.timeout > 0 {
-		t = time.Duration(f.timeout)
-	}
-	return mode, t
+	return mode, time.Duration(f.timeout)
 }
 
 func (a *app) stopCmd() *cobra.Command {
@@ -240,10 +238,7 @@ func (a *app) restartCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			mode, t := f.mode()
 			return a.batch(cmd, args, "restarting", "restarted", func(ctx context.Context, name string) error {
-				if err := a.engine.Stop(ctx, name, mode, t); err != nil {
-					return err
-				}
-				return a.engine.Start(ctx, name, time.Duration(boot))
+				return a.engine.Restart(ctx, name, mode, t, time.Duration(boot))
 			})
 		},
 	}

@@ -117,6 +117,39 @@ const (
 	StopKill
 )
 
+// defaultTimeout is how long Stop waits in mode unless told otherwise.
+func (m StopMode) defaultTimeout() time.Duration {
+	switch m {
+	case StopTerminate:
+		return 30 * time.Second
+	case StopKill:
+		return 15 * time.Second
+	}
+	return 90 * time.Second
+}
+
+// ParseStopMode reads a stop mode by name: graceful, term or kill.
+func ParseStopMode(s string) (StopMode, error) {
+	switch s {
+	case "graceful":
+		return StopGraceful, nil
+	case "term":
+		return StopTerminate, nil
+	case "kill":
+		return StopKill, nil
+	}
+	return 0, fmt.Errorf("stop mode %q: want graceful, term or kill: %w", s, errdefs.ErrInvalidArgument)
+}
+
+// Restart stops a container (as Stop does) and boots it again (as Start
+// does); zero timeouts mean the defaults.
+func (e *Engine) Restart(ctx context.Context, name string, mode StopMode, stopTimeout, bootTimeout time.Duration) error {
+	if err := e.Stop(ctx, name, mode, stopTimeout); err != nil {
+		return err
+	}
+	return e.Start(ctx, name, bootTimeout)
+}
+
 // sigHalt is SIGRTMIN+3 as systemd sees it. Computed from the kernel's
 // numbering (32) plus the two real-time signals glibc reserves, not from
 // this process's libc, which may differ from the guest's.
@@ -128,6 +161,9 @@ const sigHalt = syscall.Signal(37)
 func (e *Engine) Stop(ctx context.Context, name string, mode StopMode, timeout time.Duration) error {
 	if err := RequireRoot(); err != nil {
 		return err
+	}
+	if timeout <= 0 {
+		timeout = mode.defaultTimeout()
 	}
 	if _, err := state.Read(e.layout.StateFile(name)); err != nil {
 		return err

@@ -17,6 +17,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrExists: an object of that name already exists.
 	ErrExists = errors.New("already exists")
+	// ErrInvalidName: a name breaks the naming rules. It is an
+	// ErrInvalidArgument too.
+	ErrInvalidName error = &subclass{"invalid name", ErrInvalidArgument}
 	// ErrAmbiguous: a name prefix matches more than one object.
 	ErrAmbiguous = errors.New("ambiguous name")
 	// ErrInvalidArgument: the input is malformed (a bad name, a bad value).
@@ -43,3 +46,12 @@ var (
 	// refusing credentials or answering with an error.
 	ErrTransfer = errors.New("transfer failed")
 )
+
+// subclass is a class of error that also belongs to a wider class.
+type subclass struct {
+	msg    string
+	parent error
+}
+
+func (e *subclass) Error() string { return e.msg }
+func (e *subclass) Unwrap() error { return e.parent }

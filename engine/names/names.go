@@ -20,16 +20,16 @@ const MaxLen = 64
 func Validate(name string) error {
 	switch {
 	case name == "":
-		return fmt.Errorf("empty name: %w", errdefs.ErrInvalidArgument)
+		return fmt.Errorf("empty name: %w", errdefs.ErrInvalidName)
 	case len(name) > MaxLen:
-		return fmt.Errorf("name %q is %d characters, at most %d are allowed: %w", name, len(name), MaxLen, errdefs.ErrInvalidArgument)
+		return fmt.Errorf("name %q is %d characters, at most %d are allowed: %w", name, len(name), MaxLen, errdefs.ErrInvalidName)
 	case name[0] < 'a' || name[0] > 'z':
-		return fmt.Errorf("name %q must start with a lowercase letter (a-z): %w", name, errdefs.ErrInvalidArgument)
+		return fmt.Errorf("name %q must start with a lowercase letter (a-z): %w", name, errdefs.ErrInvalidName)
 	}
 	for i := 1; i < len(name); i++ {
 		c := name[i]
 		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
-			return fmt.Errorf("name %q has %q at position %d; only a-z, 0-9 and '-' are allowed: %w", name, c, i+1, errdefs.ErrInvalidArgument)
+			return fmt.Errorf("name %q has %q at position %d; only a-z, 0-9 and '-' are allowed: %w", name, c, i+1, errdefs.ErrInvalidName)
 		}
 	}
 	return nil

@@ -127,7 +127,10 @@ func (t *Txn) commit(info *Info) error {
 	if err != nil {
 		return err
 	}
-	info.Name, info.Size, info.Created = t.name, size, time.Now()
+	// Seconds, as the sidecar keeps them, so that this Info and a later
+	// Get say the same.
+	info.Name, info.Size, info.Created = t.name, size, time.Unix(time.Now().Unix(), 0)
+	info.Containers = []string{}
 	if err := t.checkReplace(); err != nil {
 		return err
 	}

@@ -1,0 +1,85 @@
+package varlink
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/varlink/go/varlink"
+)
+
+// method is one method of io.sdme: whether it changes anything (and so
+// needs a root caller), what its errors are about, and its handler.
+type method struct {
+	mutates bool
+	obj     object
+	handle  func(ctx context.Context, c *call) error
+}
+
+// call is a method call being served.
+type call struct {
+	varlink.Call
+	svc *Service
+}
+
+// iface is io.sdme as github.com/varlink/go dispatches it. The library's
+// generated dispatchers decode loosely and cannot send the
+// org.varlink.service errors systemd clients expect, so this one is
+// written by hand.
+type iface struct {
+	svc     *Service
+	idl     string
+	methods map[string]method
+}
+
+func (i *iface) VarlinkGetName() string        { return "io.sdme" }
+func (i *iface) VarlinkGetDescription() string { return i.idl }
+
+func (i *iface) VarlinkDispatch(ctx context.Context, vc varlink.Call, name string) error {
+	c := &call{Call: vc, svc: i.svc}
+	m, ok := i.methods[name]
+	if !ok {
+		return c.ReplyMethodNotFound(ctx, "io.sdme."+name)
+	}
+	if m.mutates && !peerIsRoot(ctx) {
+		return c.fail(ctx, replyError{"org.varlink.service.PermissionDenied", struct{}{}})
+	}
+	if err := m.handle(ctx, c); err != nil {
+		return c.fail(ctx, errorFor(err, m.obj))
+	}
+	return nil
+}
+
+// fail sends an error reply. org.varlink.service errors are written by
+// hand: the library refuses to send them, and a client must never see a
+// connection closed without an answer.
+func (c *call) fail(ctx context.Context, e replyError) error {
+	msg, err := json.Marshal(struct {
+		Error      string `json:"error"`
+		Parameters any    `json:"parameters"`
+	}{e.name, e.params})
+	if err != nil {
+		return err
+	}
+	if c.IsOneway() {
+		return nil
+	}
+	_, err = c.Conn.Write(ctx, append(msg, 0))
+	return err
+}
+
+// params decodes the call's parameters strictly into v and answers
+// InvalidParameter naming the field if they do not fit; ok is false then.
+func (c *call) params(ctx context.Context, v any, required ...string) (bool, error) {
+	if field, ok := decode(c.In.Parameters, v, required...); !ok {
+		return false, c.ReplyInvalidParameter(ctx, field)
+	}
+	return true, nil
+}
+
+// expectMore answers ExpectedMore unless the client asked for more.
+func (c *call) expectMore(ctx context.Context) (bool, error) {
+	if c.WantsMore() {
+		return true, nil
+	}
+	return false, c.fail(ctx, replyError{"org.varlink.service.ExpectedMore", struct{}{}})
+}

@@ -1,0 +1,336 @@
+package varlink
+
+import (
+	"context"
+	"time"
+
+	"github.com/sdme/sdme/engine/config"
+	"github.com/sdme/sdme/engine/containers"
+	"github.com/sdme/sdme/engine/importer"
+	"github.com/sdme/sdme/engine/rootfs"
+)
+
+// methods of io.sdme. Each call loads the configuration afresh (SetConfig
+// or `sdme config set` may have changed it) and gets an engine of its own,
+// so that calls on different connections never share state.
+func methods() map[string]method {
+	return map[string]method{
+		"List":         {false, container, list},
+		"Create":       {true, newContainer, create},
+		"Start":        {true, container, start},
+		"Stop":         {true, container, stop},
+		"Restart":      {true, container, restart},
+		"Remove":       {true, container, remove},
+		"Enable":       {true, container, enable},
+		"Disable":      {true, container, disable},
+		"ListRootfs":   {false, rootfsObj, listRootfs},
+		"ImportRootfs": {true, transfer, importRootfs},
+		"RemoveRootfs": {true, rootfsObj, removeRootfs},
+		"GetConfig":    {false, container, getConfig},
+		"SetConfig":    {true, container, setConfig},
+	}
+}
+
+func engine() (*containers.Engine, config.Config, error) {
+	cfg, err := config.Load(config.Path())
+	if err != nil {
+		return nil, cfg, err
+	}
+	return containers.New(cfg), cfg, nil
+}
+
+// withEngine runs fn with a fresh engine.
+func withEngine(fn func(e *containers.Engine) error) error {
+	e, _, err := engine()
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	return fn(e)
+}
+
+type nameParam struct {
+	Name string `json:"name"`
+}
+
+type optionalName struct {
+	Name *string `json:"name"`
+}
+
+func seconds(p *int64) time.Duration {
+	if p == nil || *p <= 0 {
+		return 0
+	}
+	return time.Duration(*p) * time.Second
+}
+
+// replyEach sends each item as its own reply, all but the last flagged
+// continues: the enumeration pattern of io.systemd.Machine.List.
+func replyEach[T any](ctx context.Context, c *call, items []T, wrap func(T) any) error {
+	for i, it := range items {
+		c.Continues = i < len(items)-1
+		if err := c.Reply(ctx, wrap(it)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func list(ctx context.Context, c *call) error {
+	var p optionalName
+	if ok, err := c.params(ctx, &p); !ok {
+		return err
+	}
+	if p.Name == nil {
+		if ok, err := c.expectMore(ctx); !ok {
+			return err
+		}
+	}
+	return withEngine(func(e *containers.Engine) error {
+		all, err := e.List(ctx)
+		if err != nil {
+			return err
+		}
+		var out []containers.Info
+		for _, i := range all {
+			if p.Name == nil || i.Name == *p.Name {
+				out = append(out, i)
+			}
+		}
+		if len(out) == 0 {
+			return c.fail(ctx, replyError{"io.sdme.NoSuchContainer", struct{}{}})
+		}
+		return replyEach(ctx, c, out, func(i containers.Info) any {
+			return struct {
+				Container containers.Info `json:"container"`
+			}{i}
+		})
+	})
+}
+
+func create(ctx context.Context, c *call) error {
+	var p struct {
+		Name       *string  `json:"name"`
+		Rootfs     *string  `json:"rootfs"`
+		OpaqueDirs []string `json:"opaqueDirs"`
+	}
+	if ok, err := c.params(ctx, &p); !ok {
+		return err
+	}
+	opts := containers.CreateOptions{OpaqueDirs: p.OpaqueDirs}
+	if p.Name != nil {
+		opts.Name = *p.Name
+	}
+	if p.Rootfs != nil {
+		opts.Rootfs = *p.Rootfs
+	}
+	return withEngine(func(e *containers.Engine) error {
+		name, err := e.Create(ctx, opts)
+		if err != nil {
+			return err
+		}
+		return c.Reply(ctx, nameParam{name})
+	})
+}
+
+type bootParams struct {
+	Name    string `json:"name"`
+	Timeout *int64 `json:"timeout"`
+}
+
+func start(ctx context.Context, c *call) error {
+	var p bootParams
+	if ok, err := c.params(ctx, &p, "name"); !ok {
+		return err
+	}
+	return withEngine(func(e *containers.Engine) error {
+		if err := e.Start(ctx, p.Name, seconds(p.Timeout)); err != nil {
+			return err
+		}
+		return c.Reply(ctx, struct{}{})
+	})
+}
+
+func stop(ctx context.Context, c *call) error {
+	var p struct {
+		Name    string  `json:"name"`
+		Mode    *string `json:"mode"`
+		Timeout *int64  `json:"timeout"`
+	}
+	if ok, err := c.params(ctx, &p, "name"); !ok {
+		return err
+	}
+	mode := containers.StopGraceful
+	if p.Mode != nil {
+		m, err := containers.ParseStopMode(*p.Mode)
+		if err != nil {
+			return c.ReplyInvalidParameter(ctx, "mode")
+		}
+		mode = m
+	}
+	return withEngine(func(e *containers.Engine) error {
+		if err := e.Stop(ctx, p.Name, mode, seconds(p.Timeout)); err != nil {
+			return err
+		}
+		return c.Reply(ctx, struct{}{})
+	})
+}
+
+func restart(ctx context.Context, c *call) error {
+	var p bootParams
+	if ok, err := c.params(ctx, &p, "name"); !ok {
+		return err
+	}
+	return withEngine(func(e *containers.Engine) error {
+		if err := e.Restart(ctx, p.Name, containers.StopGraceful, 0, seconds(p.Timeout)); err != nil {
+			return err
+		}
+		return c.Reply(ctx, struct{}{})
+	})
+}
+
+// byName serves the methods that take a container name and nothing else.
+func byName(do func(e *containers.Engine, ctx context.Context, name string) error) func(context.Context, *call) error {
+	return func(ctx context.Context, c *call) error {
+		var p nameParam
+		if ok, err := c.params(ctx, &p, "name"); !ok {
+			return err
+		}
+		return withEngine(func(e *containers.Engine) error {
+			if err := do(e, ctx, p.Name); err != nil {
+				return err
+			}
+			return c.Reply(ctx, struct{}{})
+		})
+	}
+}
+
+var (
+	remove = byName(func(e *containers.Engine, ctx context.Context, name string) error {
+		return e.Remove(ctx, name, true)
+	})
+	enable  = byName((*containers.Engine).Enable)
+	disable = byName((*containers.Engine).Disable)
+)
+
+func listRootfs(ctx context.Context, c *call) error {
+	var p optionalName
+	if ok, err := c.params(ctx, &p); !ok {
+		return err
+	}
+	if p.Name == nil {
+		if ok, err := c.expectMore(ctx); !ok {
+			return err
+		}
+	}
+	_, cfg, err := engine()
+	if err != nil {
+		return err
+	}
+	store := rootfs.New(cfg.Datadir)
+	var out []rootfs.Info
+	if p.Name != nil {
+		info, err := store.Get(*p.Name)
+		if err != nil {
+			return err
+		}
+		out = append(out, info)
+	} else if out, err = store.List(); err != nil {
+		return err
+	}
+	if len(out) == 0 {
+		return c.fail(ctx, replyError{"io.sdme.NoSuchRootfs", struct{}{}})
+	}
+	return replyEach(ctx, c, out, func(i rootfs.Info) any {
+		return struct {
+			Rootfs rootfs.Info `json:"rootfs"`
+		}{i}
+	})
+}
+
+func removeRootfs(ctx context.Context, c *call) error {
+	var p nameParam
+	if ok, err := c.params(ctx, &p, "name"); !ok {
+		return err
+	}
+	_, cfg, err := engine()
+	if err != nil {
+		return err
+	}
+	if err := rootfs.New(cfg.Datadir).Remove(p.Name); err != nil {
+		return err
+	}
+	return c.Reply(ctx, struct{}{})
+}
+
+func importRootfs(ctx context.Context, c *call) error {
+	var p struct {
+		Source   string  `json:"source"`
+		Name     *string `json:"name"`
+		Force    *bool   `json:"force"`
+		Platform *string `json:"platform"`
+		Insecure *bool   `json:"insecure"`
+	}
+	if ok, err := c.params(ctx, &p, "source"); !ok {
+		return err
+	}
+	_, cfg, err := engine()
+	if err != nil {
+		return err
+	}
+	opts := importer.Options{Source: p.Source, Insecure: cfg.Insecure()}
+	if p.Name != nil {
+		opts.Name = *p.Name
+	}
+	if p.Force != nil {
+		opts.Force = *p.Force
+	}
+	if p.Platform != nil {
+		opts.Platform = *p.Platform
+	}
+	if p.Insecure != nil && *p.Insecure {
+		opts.Insecure = append(opts.Insecure, "*")
+	}
+	var rep *streamer
+	if c.WantsMore() {
+		rep = newStreamer(ctx, c)
+	}
+	// A client that goes away does not stop the import: it finishes (or
+	// fails and cleans up) as if the client had waited, as importd's
+	// transfers do. Only the service's own shutdown cancels it.
+	res, err := importer.Import(c.svc.ctx, rootfs.New(cfg.Datadir), opts, rep.reporter())
+	rep.close()
+	if err != nil {
+		return err
+	}
+	c.Continues = false
+	return c.Reply(ctx, struct {
+		Rootfs   rootfs.Info `json:"rootfs"`
+		Warnings []string    `json:"warnings"`
+	}{res.Info, append([]string{}, res.Warnings...)})
+}
+
+func getConfig(ctx context.Context, c *call) error {
+	if ok, err := c.params(ctx, &struct{}{}); !ok {
+		return err
+	}
+	cfg, err := config.Load(config.Path())
+	if err != nil {
+		return err
+	}
+	return c.Reply(ctx, cfg)
+}
+
+func setConfig(ctx context.Context, c *call) error {
+	var p struct {
+		Key   string `json:"key"`
+		Value string `json:"value"`
+	}
+	if ok, err := c.params(ctx, &p, "key", "value"); !ok {
+		return err
+	}
+	if _, err := config.SetInFile(config.Path(), p.Key, p.Value); err != nil {
+		return err
+	}
+	return c.Reply(ctx, struct{}{})
+}

@@ -1,0 +1,287 @@
+// Package varlink serves io.sdme, the engine over systemd's native IPC:
+// the same operations as the CLI, for varlinkctl and programs, from a
+// service that systemd starts on demand from sdme.socket.
+package varlink
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/varlink/go/varlink"
+	"golang.org/x/sys/unix"
+)
+
+// IDL is the interface definition, io.sdme.varlink.
+//
+//go:embed io.sdme.varlink
+var IDL string
+
+// DefaultAddress is where the service listens when it binds its socket
+// itself; sdme.socket listens there too.
+const DefaultAddress = "/run/sdme/io.sdme"
+
+const (
+	// maxMessage caps one message, as sd-varlink does: a client sending
+	// more without a NUL is cut off.
+	maxMessage = 16 << 20
+	// DefaultMaxConnections bounds the clients served at once; more are
+	// closed at once, so a flood cannot starve the service of descriptors.
+	DefaultMaxConnections = 256
+)
+
+// Options configure Serve.
+type Options struct {
+	// Address is the socket path to bind when not socket-activated.
+	Address string
+	// IdleTimeout ends the service after this long without a connection
+	// (0: never). Socket activation starts it again on the next one.
+	IdleTimeout time.Duration
+	// MaxConnections bounds concurrent clients (0: DefaultMaxConnections).
+	MaxConnections int
+	// Version is reported by org.varlink.service.GetInfo.
+	Version string
+}
+
+// Service is a running io.sdme service.
+type Service struct {
+	ctx    context.Context // ends when the service stops
+	vs     *varlink.Service
+	opts   Options
+	active atomic.Int64
+	idle   atomic.Int64 // unix nanoseconds when active last dropped to 0
+	wg     sync.WaitGroup
+}
+
+// Serve runs the service until ctx ends or it has been idle for
+// opts.IdleTimeout. It serves the sockets systemd passes (LISTEN_FDS with
+// the name varlink: listening sockets, or a connected one as varlinkctl's
+// exec: transport and Accept=yes give), or else binds opts.Address.
+func Serve(ctx context.Context, opts Options) error {
+	if opts.Address == "" {
+		opts.Address = DefaultAddress
+	}
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = DefaultMaxConnections
+	}
+	vs, err := varlink.NewService("sdme", "sdme", opts.Version, "https://github.com/sdme/sdme")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s := &Service{ctx: ctx, vs: vs, opts: opts}
+	s.idle.Store(time.Now().UnixNano())
+	if err := vs.RegisterInterface(&iface{svc: s, idl: IDL, methods: methods()}); err != nil {
+		return err
+	}
+	listeners, conns, err := activated()
+	if err != nil {
+		return err
+	}
+	if len(listeners) == 0 && len(conns) == 0 {
+		l, err := bind(opts.Address)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(opts.Address)
+		listeners = append(listeners, l)
+	}
+	daemon.SdNotify(false, daemon.SdNotifyReady)
+	for _, c := range conns {
+		s.serve(c)
+	}
+	for _, l := range listeners {
+		go s.accept(l)
+	}
+	if len(listeners) == 0 {
+		// Only connected sockets: done when they are.
+		s.wg.Wait()
+		return nil
+	}
+	s.waitIdle(ctx)
+	for _, l := range listeners {
+		l.Close()
+	}
+	daemon.SdNotify(false, daemon.SdNotifyStopping)
+	cancel()
+	s.wg.Wait()
+	return nil
+}
+
+// waitIdle returns when ctx ends or the service has been idle long enough.
+func (s *Service) waitIdle(ctx context.Context) {
+	if s.opts.IdleTimeout <= 0 {
+		<-ctx.Done()
+		return
+	}
+	tick := time.NewTicker(min(s.opts.IdleTimeout/4, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if s.active.Load() == 0 && time.Since(time.Unix(0, s.idle.Load())) >= s.opts.IdleTimeout {
+				return
+			}
+		}
+	}
+}
+
+func (s *Service) accept(l net.Listener) {
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond) // EMFILE and the like: let it pass
+			continue
+		}
+		if s.active.Load() >= int64(s.opts.MaxConnections) {
+			conn.Close()
+			continue
+		}
+		s.serve(conn)
+	}
+}
+
+// serve serves one connection in a goroutine of its own, so that a slow
+// call (an import) never holds up other clients.
+func (s *Service) serve(conn net.Conn) {
+	s.active.Add(1)
+	s.wg.Add(1)
+	ctx := context.WithValue(s.ctx, peerKey{}, peerCred(conn))
+	go func() {
+		defer s.wg.Done()
+		defer func() {
+			if s.active.Add(-1) == 0 {
+				s.idle.Store(time.Now().UnixNano())
+			}
+		}()
+		s.vs.ServeConn(ctx, &limitConn{Conn: conn})
+	}()
+}
+
+// bind listens on the unix socket path addr, replacing a stale one.
+// Anyone may connect: methods that change anything check the caller.
+func bind(addr string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(addr), 0o755); err != nil {
+		return nil, err
+	}
+	os.Remove(addr)
+	l, err := net.Listen("unix", addr)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(addr, 0o666); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// activated returns the sockets systemd passed with the name varlink,
+// telling listening sockets from connected ones by SO_ACCEPTCONN, as
+// sd-varlink does. The LISTEN_* variables are removed, so that programs
+// the engine runs do not take the sockets for theirs.
+func activated() ([]net.Listener, []net.Conn, error) {
+	pid, _ := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	n, _ := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	names := strings.Split(os.Getenv("LISTEN_FDNAMES"), ":")
+	for _, v := range []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PIDFDID"} {
+		os.Unsetenv(v)
+	}
+	if pid != os.Getpid() || n <= 0 {
+		return nil, nil, nil
+	}
+	var ls []net.Listener
+	var cs []net.Conn
+	for i := 0; i < n; i++ {
+		fd := 3 + i
+		if i < len(names) && names[i] != "varlink" && names[i] != "" {
+			continue
+		}
+		unix.CloseOnExec(fd)
+		f := os.NewFile(uintptr(fd), "varlink")
+		listening, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+		if err != nil {
+			return nil, nil, fmt.Errorf("socket %d from systemd: %w", fd, err)
+		}
+		if listening == 1 {
+			l, err := net.FileListener(f)
+			if err != nil {
+				return nil, nil, err
+			}
+			ls = append(ls, l)
+		} else {
+			c, err := net.FileConn(f)
+			if err != nil {
+				return nil, nil, err
+			}
+			cs = append(cs, c)
+		}
+		f.Close() // FileListener and FileConn hold duplicates
+	}
+	return ls, cs, nil
+}
+
+// limitConn cuts off a client whose message grows past maxMessage
+// without its terminating NUL.
+type limitConn struct {
+	net.Conn
+	pending int
+}
+
+var errTooLarge = errors.New("varlink message too large")
+
+func (c *limitConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if i := bytes.LastIndexByte(p[:n], 0); i >= 0 {
+		c.pending = n - i - 1
+	} else {
+		c.pending += n
+	}
+	if c.pending > maxMessage {
+		return 0, errTooLarge
+	}
+	return n, err
+}
+
+type peerKey struct{}
+
+// peerCred reads the credentials of the process at the other end.
+func peerCred(conn net.Conn) *unix.Ucred {
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return nil
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var cred *unix.Ucred
+	raw.Control(func(fd uintptr) {
+		cred, _ = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	})
+	return cred
+}
+
+// peerIsRoot reports whether the caller is root: only root may change
+// containers, root filesystems or settings.
+func peerIsRoot(ctx context.Context) bool {
+	cred, _ := ctx.Value(peerKey{}).(*unix.Ucred)
+	return cred != nil && cred.Uid == 0
+}
