@@ -21,9 +21,10 @@ var applets = map[string]func(args []string) int{
 }
 
 func main() {
-	// Started by systemd or `varlinkctl call /path/to/sdme ...` with a
-	// socket named varlink: be the io.sdme service, whatever the name.
-	if os.Getenv("LISTEN_FDNAMES") == "varlink" && os.Getenv("LISTEN_PID") == strconv.Itoa(os.Getpid()) {
+	// Run without arguments with a socket named varlink, as `varlinkctl
+	// call /path/to/sdme ...` and Accept=yes units do: be the io.sdme
+	// service, whatever the name.
+	if len(os.Args) == 1 && os.Getenv("LISTEN_FDNAMES") == "varlink" && os.Getenv("LISTEN_PID") == strconv.Itoa(os.Getpid()) {
 		os.Exit(sdme.Main([]string{"varlink"}, os.Stdin, os.Stdout, os.Stderr))
 	}
 	name := filepath.Base(os.Args[0])

@@ -17,6 +17,11 @@ func decode(raw *json.RawMessage, v any, required ...string) (field string, ok b
 	if raw != nil && !bytes.Equal(bytes.TrimSpace(*raw), []byte("null")) {
 		data = *raw
 	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badField(err), false
+	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil {
 		return "parameters", false
@@ -25,11 +30,6 @@ func decode(raw *json.RawMessage, v any, required ...string) (field string, ok b
 		if f, ok := fields[r]; !ok || bytes.Equal(bytes.TrimSpace(f), []byte("null")) {
 			return r, false
 		}
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return badField(err), false
 	}
 	return "", true
 }
