@@ -202,3 +202,20 @@ vl() { varlinkctl call --json=short "$VL" "io.sdme.$1" "${2:-{\}}"; }
   assert_success
   assert_output --partial '"datadir":"/var/lib/sdme"'
 }
+
+@test "a slow import does not hold up other clients; stopping the service cancels it cleanly" {
+  sdme create vlbusy
+  varlinkctl call -E "$VL" io.sdme.ImportRootfs "{\"source\":\"$FIX_HTTP/slow/base.tar.zst\",\"name\":\"vlbig\"}" >/dev/null 2>&1 &
+  for _ in $(seq 100); do ls -A "$DATADIR/fs" 2>/dev/null | grep -q '^\.vlbig\.import-' && break; sleep 0.1; done
+  t0=$(date +%s%N)
+  run varlinkctl call --json=short "$VL" io.sdme.List '{"name":"vlbusy"}'
+  t1=$(date +%s%N)
+  assert_success
+  assert_output --partial '"name":"vlbusy"'
+  [ $(( (t1 - t0) / 1000000 )) -lt 2000 ] || fail "List took $(( (t1 - t0) / 1000000 )) ms during an import"
+  systemctl stop sdme.service
+  wait || true
+  [ ! -e "$DATADIR/fs/vlbig" ]
+  run bash -c "ls -A $DATADIR/fs | grep -E '^\.vlbig\.' || true"
+  assert_output ""
+}

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Benchmarks, run in a fresh test host: see bench/inside.sh (container
-# lifecycle) and bench/import.sh (imports) for what is measured. Prints
+# lifecycle), bench/import.sh (imports) and bench/varlink.sh (the io.sdme
+# service) for what is measured. Prints
 # medians and the ratios against the floors and peers.
 #   bench/run.sh [RUNS] [IMPORT_RUNS]   (default 11 lifecycle runs, 3 of imports)
 set -euo pipefail
@@ -14,3 +15,4 @@ trap '"$TH" stop >/dev/null 2>&1 || true' EXIT
 "$TH" exec /src/bats/install-sdme.sh
 "$TH" run --setenv=RUNS="${1:-11}" /src/bench/inside.sh
 "$TH" run --setenv=RUNS="${2:-3}" /src/bench/import.sh
+"$TH" run /src/bench/varlink.sh

@@ -2,6 +2,7 @@ package varlink
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/sdme/sdme/engine/config"
@@ -10,9 +11,9 @@ import (
 	"github.com/sdme/sdme/engine/rootfs"
 )
 
-// methods of io.sdme. Each call loads the configuration afresh (SetConfig
-// or `sdme config set` may have changed it) and gets an engine of its own,
-// so that calls on different connections never share state.
+// methods of io.sdme. Each call reads the configuration afresh (SetConfig
+// or `sdme config set` may have changed it) and uses the service's engine
+// for it, which keeps its D-Bus connections from call to call.
 func methods() map[string]method {
 	return map[string]method{
 		"List":         {false, container, list},
@@ -31,24 +32,6 @@ func methods() map[string]method {
 	}
 }
 
-func engine() (*containers.Engine, config.Config, error) {
-	cfg, err := config.Load(config.Path())
-	if err != nil {
-		return nil, cfg, err
-	}
-	return containers.New(cfg), cfg, nil
-}
-
-// withEngine runs fn with a fresh engine.
-func withEngine(fn func(e *containers.Engine) error) error {
-	e, _, err := engine()
-	if err != nil {
-		return err
-	}
-	defer e.Close()
-	return fn(e)
-}
-
 type nameParam struct {
 	Name string `json:"name"`
 }
@@ -65,15 +48,25 @@ func seconds(p *int64) time.Duration {
 }
 
 // replyEach sends each item as its own reply, all but the last flagged
-// continues: the enumeration pattern of io.systemd.Machine.List.
+// continues: the enumeration pattern of io.systemd.Machine.List. The
+// replies go out in one write, not one a message.
 func replyEach[T any](ctx context.Context, c *call, items []T, wrap func(T) any) error {
+	if c.IsOneway() {
+		return nil
+	}
+	var buf []byte
 	for i, it := range items {
-		c.Continues = i < len(items)-1
-		if err := c.Reply(ctx, wrap(it)); err != nil {
+		msg, err := json.Marshal(struct {
+			Parameters any  `json:"parameters"`
+			Continues  bool `json:"continues,omitempty"`
+		}{wrap(it), i < len(items)-1})
+		if err != nil {
 			return err
 		}
+		buf = append(append(buf, msg...), 0)
 	}
-	return nil
+	_, err := c.Conn.Write(ctx, buf)
+	return err
 }
 
 func list(ctx context.Context, c *call) error {
@@ -86,7 +79,7 @@ func list(ctx context.Context, c *call) error {
 			return err
 		}
 	}
-	return withEngine(func(e *containers.Engine) error {
+	return c.svc.withEngine(func(e *containers.Engine) error {
 		all, err := e.List(ctx)
 		if err != nil {
 			return err
@@ -124,7 +117,7 @@ func create(ctx context.Context, c *call) error {
 	if p.Rootfs != nil {
 		opts.Rootfs = *p.Rootfs
 	}
-	return withEngine(func(e *containers.Engine) error {
+	return c.svc.withEngine(func(e *containers.Engine) error {
 		name, err := e.Create(ctx, opts)
 		if err != nil {
 			return err
@@ -143,7 +136,7 @@ func start(ctx context.Context, c *call) error {
 	if ok, err := c.params(ctx, &p, "name"); !ok {
 		return err
 	}
-	return withEngine(func(e *containers.Engine) error {
+	return c.svc.withEngine(func(e *containers.Engine) error {
 		if err := e.Start(ctx, p.Name, seconds(p.Timeout)); err != nil {
 			return err
 		}
@@ -168,7 +161,7 @@ func stop(ctx context.Context, c *call) error {
 		}
 		mode = m
 	}
-	return withEngine(func(e *containers.Engine) error {
+	return c.svc.withEngine(func(e *containers.Engine) error {
 		if err := e.Stop(ctx, p.Name, mode, seconds(p.Timeout)); err != nil {
 			return err
 		}
@@ -181,7 +174,7 @@ func restart(ctx context.Context, c *call) error {
 	if ok, err := c.params(ctx, &p, "name"); !ok {
 		return err
 	}
-	return withEngine(func(e *containers.Engine) error {
+	return c.svc.withEngine(func(e *containers.Engine) error {
 		if err := e.Restart(ctx, p.Name, containers.StopGraceful, 0, seconds(p.Timeout)); err != nil {
 			return err
 		}
@@ -196,7 +189,7 @@ func byName(do func(e *containers.Engine, ctx context.Context, name string) erro
 		if ok, err := c.params(ctx, &p, "name"); !ok {
 			return err
 		}
-		return withEngine(func(e *containers.Engine) error {
+		return c.svc.withEngine(func(e *containers.Engine) error {
 			if err := do(e, ctx, p.Name); err != nil {
 				return err
 			}
@@ -223,10 +216,11 @@ func listRootfs(ctx context.Context, c *call) error {
 			return err
 		}
 	}
-	_, cfg, err := engine()
+	e, err := c.svc.engine()
 	if err != nil {
 		return err
 	}
+	cfg := e.Config()
 	store := rootfs.New(cfg.Datadir)
 	var out []rootfs.Info
 	if p.Name != nil {
@@ -253,10 +247,11 @@ func removeRootfs(ctx context.Context, c *call) error {
 	if ok, err := c.params(ctx, &p, "name"); !ok {
 		return err
 	}
-	_, cfg, err := engine()
+	e, err := c.svc.engine()
 	if err != nil {
 		return err
 	}
+	cfg := e.Config()
 	if err := rootfs.New(cfg.Datadir).Remove(p.Name); err != nil {
 		return err
 	}
@@ -274,10 +269,11 @@ func importRootfs(ctx context.Context, c *call) error {
 	if ok, err := c.params(ctx, &p, "source"); !ok {
 		return err
 	}
-	_, cfg, err := engine()
+	e, err := c.svc.engine()
 	if err != nil {
 		return err
 	}
+	cfg := e.Config()
 	opts := importer.Options{Source: p.Source, Insecure: cfg.Insecure()}
 	if p.Name != nil {
 		opts.Name = *p.Name

@@ -21,6 +21,9 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/varlink/go/varlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/sdme/sdme/engine/config"
+	"github.com/sdme/sdme/engine/containers"
 )
 
 // IDL is the interface definition, io.sdme.varlink.
@@ -62,6 +65,47 @@ type Service struct {
 	active atomic.Int64
 	idle   atomic.Int64 // unix nanoseconds when active last dropped to 0
 	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	eng     *containers.Engine   // for the configuration last read
+	retired []*containers.Engine // made for an older configuration, closed at exit
+}
+
+// engine returns the engine for the current configuration, making a new
+// one when the configuration has changed since the last call.
+func (s *Service) engine() (*containers.Engine, error) {
+	cfg, err := config.Load(config.Path())
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.eng == nil || s.eng.Config() != cfg {
+		if s.eng != nil {
+			// A call may still be using it.
+			s.retired = append(s.retired, s.eng)
+		}
+		s.eng = containers.New(cfg)
+	}
+	return s.eng, nil
+}
+
+func (s *Service) withEngine(fn func(e *containers.Engine) error) error {
+	e, err := s.engine()
+	if err != nil {
+		return err
+	}
+	return fn(e)
+}
+
+func (s *Service) closeEngines() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range append(s.retired, s.eng) {
+		if e != nil {
+			e.Close()
+		}
+	}
 }
 
 // Serve runs the service until ctx ends or it has been idle for
@@ -108,6 +152,7 @@ func Serve(ctx context.Context, opts Options) error {
 	if len(listeners) == 0 {
 		// Only connected sockets: done when they are.
 		s.wg.Wait()
+		s.closeEngines()
 		return nil
 	}
 	s.waitIdle(ctx)
@@ -117,6 +162,7 @@ func Serve(ctx context.Context, opts Options) error {
 	daemon.SdNotify(false, daemon.SdNotifyStopping)
 	cancel()
 	s.wg.Wait()
+	s.closeEngines()
 	return nil
 }
 

@@ -24,6 +24,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sdme/sdme/engine/config"
@@ -35,11 +36,13 @@ import (
 	"github.com/sdme/sdme/engine/systemd"
 )
 
-// Engine manages the containers of one data directory.
+// Engine manages the containers of one data directory. It is safe for
+// concurrent use: the varlink service shares one between its clients.
 type Engine struct {
 	cfg    config.Config
 	layout layout.Layout
 	fs     rootfs.Store
+	mu     sync.Mutex // guards sd
 	sd     *systemd.Client
 }
 
@@ -51,13 +54,20 @@ func New(cfg config.Config) *Engine {
 
 // Close releases the D-Bus connections, if any were made.
 func (e *Engine) Close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.sd != nil {
 		e.sd.Close()
 		e.sd = nil
 	}
 }
 
+// Config is the configuration the engine was made with.
+func (e *Engine) Config() config.Config { return e.cfg }
+
 func (e *Engine) systemd(ctx context.Context) (*systemd.Client, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.sd == nil {
 		// The connections outlive this call's context: cleanup after a
 		// cancelled call (Ctrl-C) still needs them.
@@ -128,18 +138,33 @@ func (e *Engine) List(ctx context.Context) ([]Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	active, err := sd.ActiveStates(ctx, "sdme@*.service")
-	if err != nil {
-		return nil, err
+	// systemd answers while the state files are read.
+	type states struct {
+		active map[string]string
+		err    error
 	}
+	ch := make(chan states, 1)
+	go func() {
+		active, err := sd.ActiveStates(ctx, "sdme@*.service")
+		ch <- states{active, err}
+	}()
 	out := make([]Info, 0, len(names))
 	for _, n := range names {
 		c, err := state.Read(e.layout.StateFile(n))
-		info := Info{Name: n, State: unitState(active[layout.Unit(n)]), Rootfs: c.Rootfs, Created: c.Created, Enabled: c.Enabled}
+		info := Info{Name: n, Rootfs: c.Rootfs, Created: c.Created, Enabled: c.Enabled}
 		if err != nil || !c.Complete() {
 			info.State = "incomplete"
 		}
 		out = append(out, info)
+	}
+	st := <-ch
+	if st.err != nil {
+		return nil, st.err
+	}
+	for i := range out {
+		if out[i].State == "" {
+			out[i].State = unitState(st.active[layout.Unit(out[i].Name)])
+		}
 	}
 	return out, nil
 }

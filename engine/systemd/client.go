@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"syscall"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
@@ -20,10 +21,12 @@ import (
 )
 
 // Client holds the connections to systemd and machined.
+// A Client is safe for concurrent use (the varlink service shares one).
 type Client struct {
 	bus *dbus.Conn // for machined; go-systemd's machine1 has no context calls
 	// sd is go-systemd's pair of connections to the manager, opened on first
 	// use: create only needs machined, and each connection costs a handshake.
+	mu sync.Mutex
 	sd *sd.Conn
 }
 
@@ -39,6 +42,8 @@ func Connect(ctx context.Context) (*Client, error) {
 
 // manager returns the connection to the system manager, opening it once.
 func (c *Client) manager() (*sd.Conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.sd == nil {
 		conn, err := sd.NewSystemConnectionContext(context.Background())
 		if err != nil {
