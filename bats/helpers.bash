@@ -18,3 +18,16 @@ assert_no_leftovers() {
   [ ! -e "/etc/systemd/system/sdme@$1.service.d" ] || fail "drop-in of $1 left behind"
   ! grep -q "/containers/$1/" /proc/self/mountinfo || fail "mounts of $1 left behind"
 }
+
+# The import fixtures (bats/fixtures/README.md): make_fixtures builds them
+# once per test host, use_fixtures puts their variables in a test's scope.
+FIX=/var/tmp/sdme-fixtures
+make_fixtures() { /src/bats/fixtures/make.sh; }
+use_fixtures() { . "$FIX/env"; }
+
+# remove_everything removes every container and every imported rootfs.
+remove_everything() {
+  local r
+  remove_all
+  for r in $(ls "$DATADIR/fs" 2>/dev/null); do sdme fs rm "$r" >/dev/null 2>&1 || true; done
+}

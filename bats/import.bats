@@ -4,18 +4,11 @@
 load helpers
 
 setup_file() {
-  /src/bats/fixtures/make.sh
+  make_fixtures
 }
 
-setup() {
-  FIX=/var/tmp/sdme-fixtures
-  . "$FIX/env"
-}
-
-teardown() {
-  remove_all
-  for r in $(ls "$DATADIR/fs" 2>/dev/null); do sdme fs rm "$r" >/dev/null 2>&1 || true; done
-}
+setup() { use_fixtures; }
+teardown() { remove_everything; }
 
 # boots R: a container made of rootfs R boots and runs a command.
 boots() {

@@ -6,18 +6,11 @@ VL=/run/sdme/io.sdme
 
 setup_file() {
   remove_all
-  /src/bats/fixtures/make.sh
+  make_fixtures
 }
 
-setup() {
-  FIX=/var/tmp/sdme-fixtures
-  . "$FIX/env"
-}
-
-teardown() {
-  remove_all
-  for r in $(ls "$DATADIR/fs" 2>/dev/null); do sdme fs rm "$r" >/dev/null 2>&1 || true; done
-}
+setup() { use_fixtures; }
+teardown() { remove_everything; }
 
 # seq: varlinkctl --more prints JSON-SEQ; drop the record separators.
 records() { tr -d '\036'; }

@@ -47,10 +47,29 @@ func seconds(p *int64) time.Duration {
 	return time.Duration(*p) * time.Second
 }
 
-// replyEach sends each item as its own reply, all but the last flagged
-// continues: the enumeration pattern of io.systemd.Machine.List. The
-// replies go out in one write, not one a message.
-func replyEach[T any](ctx context.Context, c *call, items []T, wrap func(T) any) error {
+// listParams decodes the optional name of an enumeration, and answers
+// ExpectedMore if there is none and the client did not ask for more.
+func listParams(ctx context.Context, c *call) (name *string, ok bool, err error) {
+	var p optionalName
+	if ok, err := c.params(ctx, &p); !ok {
+		return nil, false, err
+	}
+	if p.Name == nil {
+		if ok, err := c.expectMore(ctx); !ok {
+			return nil, false, err
+		}
+	}
+	return p.Name, true, nil
+}
+
+// enumerate sends each item as its own reply, all but the last flagged
+// continues: the enumeration pattern of io.systemd.Machine.List, where
+// nothing to list is the error empty. The replies go out in one write,
+// not one a message.
+func enumerate[T any](ctx context.Context, c *call, items []T, empty string, wrap func(T) any) error {
+	if len(items) == 0 {
+		return c.fail(ctx, replyError{empty, struct{}{}})
+	}
 	if c.IsOneway() {
 		return nil
 	}
@@ -70,14 +89,9 @@ func replyEach[T any](ctx context.Context, c *call, items []T, wrap func(T) any)
 }
 
 func list(ctx context.Context, c *call) error {
-	var p optionalName
-	if ok, err := c.params(ctx, &p); !ok {
+	name, ok, err := listParams(ctx, c)
+	if !ok {
 		return err
-	}
-	if p.Name == nil {
-		if ok, err := c.expectMore(ctx); !ok {
-			return err
-		}
 	}
 	return c.svc.withEngine(func(e *containers.Engine) error {
 		all, err := e.List(ctx)
@@ -86,14 +100,11 @@ func list(ctx context.Context, c *call) error {
 		}
 		var out []containers.Info
 		for _, i := range all {
-			if p.Name == nil || i.Name == *p.Name {
+			if name == nil || i.Name == *name {
 				out = append(out, i)
 			}
 		}
-		if len(out) == 0 {
-			return c.fail(ctx, replyError{"io.sdme.NoSuchContainer", struct{}{}})
-		}
-		return replyEach(ctx, c, out, func(i containers.Info) any {
+		return enumerate(ctx, c, out, "io.sdme.NoSuchContainer", func(i containers.Info) any {
 			return struct {
 				Container containers.Info `json:"container"`
 			}{i}
@@ -207,24 +218,17 @@ var (
 )
 
 func listRootfs(ctx context.Context, c *call) error {
-	var p optionalName
-	if ok, err := c.params(ctx, &p); !ok {
+	name, ok, err := listParams(ctx, c)
+	if !ok {
 		return err
 	}
-	if p.Name == nil {
-		if ok, err := c.expectMore(ctx); !ok {
-			return err
-		}
-	}
-	e, err := c.svc.engine()
+	store, _, err := c.svc.store()
 	if err != nil {
 		return err
 	}
-	cfg := e.Config()
-	store := rootfs.New(cfg.Datadir)
 	var out []rootfs.Info
-	if p.Name != nil {
-		info, err := store.Get(*p.Name)
+	if name != nil {
+		info, err := store.Get(*name)
 		if err != nil {
 			return err
 		}
@@ -232,10 +236,7 @@ func listRootfs(ctx context.Context, c *call) error {
 	} else if out, err = store.List(); err != nil {
 		return err
 	}
-	if len(out) == 0 {
-		return c.fail(ctx, replyError{"io.sdme.NoSuchRootfs", struct{}{}})
-	}
-	return replyEach(ctx, c, out, func(i rootfs.Info) any {
+	return enumerate(ctx, c, out, "io.sdme.NoSuchRootfs", func(i rootfs.Info) any {
 		return struct {
 			Rootfs rootfs.Info `json:"rootfs"`
 		}{i}
@@ -247,12 +248,11 @@ func removeRootfs(ctx context.Context, c *call) error {
 	if ok, err := c.params(ctx, &p, "name"); !ok {
 		return err
 	}
-	e, err := c.svc.engine()
+	store, _, err := c.svc.store()
 	if err != nil {
 		return err
 	}
-	cfg := e.Config()
-	if err := rootfs.New(cfg.Datadir).Remove(p.Name); err != nil {
+	if err := store.Remove(p.Name); err != nil {
 		return err
 	}
 	return c.Reply(ctx, struct{}{})
@@ -269,11 +269,10 @@ func importRootfs(ctx context.Context, c *call) error {
 	if ok, err := c.params(ctx, &p, "source"); !ok {
 		return err
 	}
-	e, err := c.svc.engine()
+	store, cfg, err := c.svc.store()
 	if err != nil {
 		return err
 	}
-	cfg := e.Config()
 	opts := importer.Options{Source: p.Source, Insecure: cfg.Insecure()}
 	if p.Name != nil {
 		opts.Name = *p.Name
@@ -294,7 +293,7 @@ func importRootfs(ctx context.Context, c *call) error {
 	// A client that goes away does not stop the import: it finishes (or
 	// fails and cleans up) as if the client had waited, as importd's
 	// transfers do. Only the service's own shutdown cancels it.
-	res, err := importer.Import(c.svc.ctx, rootfs.New(cfg.Datadir), opts, rep.reporter())
+	res, err := importer.Import(c.svc.ctx, store, opts, rep.reporter())
 	rep.close()
 	if err != nil {
 		return err

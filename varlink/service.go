@@ -24,6 +24,7 @@ import (
 
 	"github.com/sdme/sdme/engine/config"
 	"github.com/sdme/sdme/engine/containers"
+	"github.com/sdme/sdme/engine/rootfs"
 )
 
 // IDL is the interface definition, io.sdme.varlink.
@@ -88,6 +89,15 @@ func (s *Service) engine() (*containers.Engine, error) {
 		s.eng = containers.New(cfg)
 	}
 	return s.eng, nil
+}
+
+// store returns the rootfs store of the current configuration, and that.
+func (s *Service) store() (rootfs.Store, config.Config, error) {
+	e, err := s.engine()
+	if err != nil {
+		return rootfs.Store{}, config.Config{}, err
+	}
+	return rootfs.New(e.Config().Datadir), e.Config(), nil
 }
 
 func (s *Service) withEngine(fn func(e *containers.Engine) error) error {
