@@ -9,10 +9,17 @@ APPLETS := sdme sdme-import
 
 .PHONY: all install test unit bats bench try deps clean
 
-all: bin/sdme
+all: bin/sdme bin/man/sdme.1
 
 bin/sdme: deps $(shell find . -name '*.go' -not -path './build/*') go.mod go.sum
 	CGO_ENABLED=0 go build $(GOFLAGS) -o $@ .
+
+# The man pages come from the command tree, written by tools/genman at
+# build time rather than by the binary, which then does not carry the
+# generator.
+bin/man/sdme.1: bin/sdme tools/genman/main.go
+	rm -rf bin/man
+	CGO_ENABLED=0 go run $(GOFLAGS) ./tools/genman bin/man
 
 # Installs the binary, applet links, completions and man pages; it does not
 # rebuild, so that `sudo make install` never runs the Go toolchain as root
@@ -27,7 +34,7 @@ install:
 	bin/sdme completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/sdme
 	bin/sdme completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_sdme
 	bin/sdme completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/sdme.fish
-	bin/sdme man $(DESTDIR)$(MANDIR)
+	install -m 0644 bin/man/*.1 $(DESTDIR)$(MANDIR)
 	install -D -m 0644 units/sdme.socket $(DESTDIR)$(UNITDIR)/sdme.socket
 	sed 's|@BINDIR@|$(BINDIR)|' units/sdme.service.in > $(DESTDIR)$(UNITDIR)/sdme.service
 
@@ -38,7 +45,7 @@ unit: deps
 	go vet ./...
 	go test ./...
 
-bats: bin/sdme
+bats: bin/sdme bin/man/sdme.1
 	bats/run.sh $(FILTER)
 
 bench: bin/sdme

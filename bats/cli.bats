@@ -26,10 +26,8 @@ teardown_file() { remove_all; }
   assert_line boot_timeout
 }
 
-@test "man pages are written for every command" {
-  d=$(mktemp -d)
-  run sdme man "$d"
-  assert_success
-  [ -s "$d/sdme.1" ] && [ -s "$d/sdme-start.1" ] && [ -s "$d/sdme-config-set.1" ]
-  rm -rf "$d"
+@test "man pages are built for every command" {
+  d=/src/bin/man
+  [ -s "$d/sdme.1" ] && [ -s "$d/sdme-start.1" ] && [ -s "$d/sdme-config-set.1" ] && [ -s "$d/sdme-fs-import.1" ]
+  grep -q 'sdme-fs-import(1)' "$d/sdme-fs.1"
 }

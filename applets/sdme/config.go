@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sdme/sdme/applets/cli"
 	"github.com/sdme/sdme/engine/config"
 )
 
@@ -95,4 +96,9 @@ func keyList() string {
 		s += fmt.Sprintf("  %-24s %s\n", k, config.Doc(k))
 	}
 	return s
+}
+
+// errUsage points at a command's help.
+func errUsage(cmd *cobra.Command) error {
+	return cli.Usagef("see '%s --help'", cmd.CommandPath())
 }

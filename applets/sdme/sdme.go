@@ -94,7 +94,7 @@ sdme needs root: run it with sudo.`,
 	fs := a.fsCmd()
 	fs.GroupID = "fs"
 	root.AddCommand(fs)
-	for _, c := range []*cobra.Command{a.configCmd(), a.varlinkCmd(), manCmd(root)} {
+	for _, c := range []*cobra.Command{a.configCmd(), a.varlinkCmd()} {
 		c.GroupID = "other"
 		root.AddCommand(c)
 	}
