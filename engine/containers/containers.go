@@ -44,6 +44,8 @@ type Engine struct {
 	fs     rootfs.Store
 	mu     sync.Mutex // guards sd
 	sd     *systemd.Client
+
+	stateCache stateCache
 }
 
 // New returns an Engine for the settings in cfg. It connects to systemd
@@ -127,44 +129,28 @@ func (e *Engine) List(ctx context.Context) ([]Info, error) {
 	if err := RequireRoot(); err != nil {
 		return nil, err
 	}
-	names, err := state.Names(e.layout.StateDir())
+	states, err := e.states()
 	if err != nil {
 		return nil, err
 	}
-	if len(names) == 0 {
+	if len(states) == 0 {
 		return nil, nil
 	}
 	sd, err := e.systemd(ctx)
 	if err != nil {
 		return nil, err
 	}
-	// systemd answers while the state files are read.
-	type states struct {
-		active map[string]string
-		err    error
+	active, err := sd.ActiveStates(ctx, "sdme@*.service")
+	if err != nil {
+		return nil, err
 	}
-	ch := make(chan states, 1)
-	go func() {
-		active, err := sd.ActiveStates(ctx, "sdme@*.service")
-		ch <- states{active, err}
-	}()
-	out := make([]Info, 0, len(names))
-	for _, n := range names {
-		c, err := state.Read(e.layout.StateFile(n))
-		info := Info{Name: n, Rootfs: c.Rootfs, Created: c.Created, Enabled: c.Enabled}
-		if err != nil || !c.Complete() {
+	out := make([]Info, 0, len(states))
+	for _, s := range states {
+		info := Info{Name: s.name, State: unitState(active[layout.Unit(s.name)]), Rootfs: s.c.Rootfs, Created: s.c.Created, Enabled: s.c.Enabled}
+		if s.err != nil || !s.c.Complete() {
 			info.State = "incomplete"
 		}
 		out = append(out, info)
-	}
-	st := <-ch
-	if st.err != nil {
-		return nil, st.err
-	}
-	for i := range out {
-		if out[i].State == "" {
-			out[i].State = unitState(st.active[layout.Unit(out[i].Name)])
-		}
 	}
 	return out, nil
 }
