@@ -45,8 +45,9 @@ func ParseReference(s string) (ref.Ref, error) {
 }
 
 // LooksLikeReference reports whether s is written as a registry reference
-// rather than a path: its first component names a registry host
-// (a dot, a port, or localhost) and it is not a path that exists.
+// rather than a path: it is not absolute or relative to ".", and its first
+// component names a registry host (a dot, a port, or localhost). Callers
+// try an existing path first.
 func LooksLikeReference(s string) bool {
 	if strings.HasPrefix(s, "/") || strings.HasPrefix(s, ".") || strings.Contains(s, "://") {
 		return false
