@@ -212,3 +212,16 @@ vl() { varlinkctl call --json=short "$VL" "io.sdme.$1" "${2:-{\}}"; }
   run bash -c "ls -A $DATADIR/fs | grep -E '^\.vlbig\.' || true"
   assert_output ""
 }
+
+@test "two clients changing one container are serialised: the second is told it is busy" {
+  sdme create vlc2
+  vl GetConfig >/dev/null   # the service is up
+  vl Start '{"name":"vlc2"}' >/dev/null 2>&1 &
+  # Start holds the container's lock until the boot is done.
+  for _ in $(seq 100); do [ "$(systemctl is-active sdme@vlc2.service)" = activating ] && break; sleep 0.02; done
+  run vl Start '{"name":"vlc2"}'
+  wait
+  assert_failure
+  assert_output --partial io.sdme.Busy
+  [ "$(sdme ps --json | jq -r '.[] | select(.name=="vlc2") | .state')" = running ]
+}
