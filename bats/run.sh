@@ -21,7 +21,6 @@ cleanup() { "$TH" stop >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 "$TH" stop >/dev/null 2>&1 || true
 "$TH" unpack "$ROOT"
-boot() { "$TH" start "$ROOT" --bind-ro="$REPO":/src; "$TH" exec /src/bats/install-sdme.sh; }
 
 # Runs bats inside and tallies its TAP output into the closing line.
 passed=0 failed=0 skipped=0
@@ -38,12 +37,12 @@ suite() {
   fi
   rm -f "$out"
 }
-boot
+"$TH" boot "$ROOT"
 suite ${SUITES:-$(cd "$REPO/bats" && ls *.bats)}
 if [ -z "$FILTER" ] && [ -z "${SUITES:-}" ]; then
   suite reboot/before.bats
   "$TH" stop
-  boot
+  "$TH" boot "$ROOT"
   suite reboot/after.bats
 fi
 echo "bats: $passed passed, $failed failed, $skipped skipped"

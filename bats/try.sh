@@ -10,8 +10,7 @@ TH="$REPO/bats/testhost/testhost.sh"
 ROOT=/var/tmp/sdme-try/root
 trap '"$TH" stop >/dev/null 2>&1 || true' EXIT
 "$TH" unpack "$ROOT"
-"$TH" start "$ROOT" --bind-ro="$REPO":/src
-"$TH" exec /src/bats/install-sdme.sh
+"$TH" boot "$ROOT"
 if [ -t 0 ] && [ -t 1 ]; then
   echo "try: you are root in the test host; 'sdme new' boots a clone of it" >&2
   "$TH" exec env TERM="${TERM:-xterm}" sdme new || true

@@ -11,8 +11,7 @@ TH="$REPO/bats/testhost/testhost.sh"
 ROOT=/var/tmp/sdme-bench/root
 trap '"$TH" stop >/dev/null 2>&1 || true' EXIT
 "$TH" unpack "$ROOT"
-"$TH" start "$ROOT" --bind-ro="$REPO":/src
-"$TH" exec /src/bats/install-sdme.sh
+"$TH" boot "$ROOT"
 "$TH" run --setenv=RUNS="${1:-11}" /src/bench/inside.sh
 "$TH" run --setenv=RUNS="${2:-3}" /src/bench/import.sh
 "$TH" run /src/bench/varlink.sh

@@ -283,9 +283,7 @@ func importRootfs(ctx context.Context, c *call) error {
 	if p.Platform != nil {
 		opts.Platform = *p.Platform
 	}
-	if p.Insecure != nil && *p.Insecure {
-		opts.Insecure = append(opts.Insecure, "*")
-	}
+	opts.AnyInsecure = p.Insecure != nil && *p.Insecure
 	var rep *streamer
 	if c.WantsMore() {
 		rep = newStreamer(ctx, c)

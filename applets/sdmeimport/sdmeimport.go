@@ -99,10 +99,7 @@ func run(cmd *cobra.Command, f flags, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	opts.Insecure = cfg.Insecure()
-	if !f.tlsVerify {
-		opts.Insecure = append(opts.Insecure, "*")
-	}
+	opts.Insecure, opts.AnyInsecure = cfg.Insecure(), !f.tlsVerify
 	mode := cli.Lines
 	switch {
 	case f.quiet:

@@ -5,6 +5,8 @@
 #   testhost.sh image              print the cached image path, building it if missing
 #   testhost.sh unpack DIR         unpack a fresh copy of the image into DIR
 #   testhost.sh start DIR [nspawn args...]   boot DIR and wait until it is up
+#   testhost.sh boot DIR           start DIR with this checkout at /src and
+#                                  install its bin/sdme (install-sdme.sh)
 #   testhost.sh exec CMD...        run CMD in all namespaces of the test host
 #   testhost.sh run CMD...         run CMD as a transient unit inside (systemd-run --pipe)
 #   testhost.sh stop               power off and remove our cgroups
@@ -92,6 +94,10 @@ start)
   degraded) nsenter -t "$L" -a -- systemctl --failed --no-legend >&2 || true ;;
   *) tail -20 "$STATE/console.log" >&2; die "the test host did not boot" ;;
   esac
+  ;;
+boot)
+  "$0" start "${2:?boot DIR}" --bind-ro="$(cd "$HERE/../.." && pwd)":/src
+  "$0" exec /src/bats/install-sdme.sh
   ;;
 exec) shift; exec nsenter -t "$(leader)" -a -- "$@" ;;
 run)

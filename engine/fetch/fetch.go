@@ -66,8 +66,6 @@ type Response struct {
 	Body io.ReadCloser
 	// Size is the length the server announced, or -1.
 	Size int64
-	// ContentType is the server's Content-Type, possibly empty.
-	ContentType string
 }
 
 // Get starts downloading rawURL. A status other than 200 is an error
@@ -98,5 +96,5 @@ func Get(ctx context.Context, c *http.Client, rawURL string) (*Response, error) 
 		}
 		return nil, fmt.Errorf("download %s: the server answered %s: %w", rawURL, resp.Status, class)
 	}
-	return &Response{Body: resp.Body, Size: resp.ContentLength, ContentType: resp.Header.Get("Content-Type")}, nil
+	return &Response{Body: resp.Body, Size: resp.ContentLength}, nil
 }

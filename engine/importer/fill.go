@@ -30,7 +30,11 @@ func (s source) fill(ctx context.Context, txn *rootfs.Txn, opts Options, rep pro
 	case kindURL:
 		return fillURL(ctx, s.arg, txn, opts, rep, info)
 	case kindRegistry:
-		img, err := oci.Registry(ctx, s.arg, oci.RegistryOptions{Platform: opts.Platform, Insecure: opts.Insecure})
+		insecure := opts.Insecure
+		if opts.AnyInsecure {
+			insecure = append(insecure, "*")
+		}
+		img, err := oci.Registry(ctx, s.arg, oci.RegistryOptions{Platform: opts.Platform, Insecure: insecure})
 		if err != nil {
 			return err
 		}

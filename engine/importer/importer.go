@@ -31,8 +31,12 @@ type Options struct {
 	// registry image or OCI layout; empty means this machine's.
 	Platform string
 	// Insecure lists registries that may be reached over plain HTTP or
-	// with unverified TLS ("*": all). Loopback registries always may.
+	// with unverified TLS (the config's insecure_registries). Loopback
+	// registries always may.
 	Insecure []string
+	// AnyInsecure lets this import reach any registry that way
+	// (--tls-verify=false).
+	AnyInsecure bool
 }
 
 // Result is the imported rootfs and what the user should know about it.

@@ -90,9 +90,6 @@ func (t *Txn) checkReplace() error {
 	return nil
 }
 
-// Name is the rootfs being imported.
-func (t *Txn) Name() string { return t.name }
-
 // Root is the tree being built.
 func (t *Txn) Root() string { return filepath.Join(t.dir, "rootfs") }
 
