@@ -1,0 +1,122 @@
+// Package intree reads files of a tree that someone else wrote (an
+// unpacked image, an OCI layout, a running guest's root) without letting
+// the tree make root read anything else.
+//
+// A tree's symlinks are the tree's business: etc/os-release -> /dev/watchdog
+// or index.json -> /etc/shadow must mean the tree's own /dev/watchdog and
+// /etc/shadow, and a FIFO or a device node must never be opened at all
+// (opening a watchdog arms it; reading a FIFO blocks forever). So every
+// lookup is openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) from the tree's
+// top, which resolves "..", absolute and relative symlinks as if the tree
+// were /, and opens O_PATH, which reaches the inode without calling any
+// driver. Only once fstat says it is a regular file is it opened for
+// reading, through /proc/self/fd, which reaches that same inode.
+package intree
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sdme/sdme/engine/errdefs"
+)
+
+// Open opens the regular file name (a path relative to dir, as the tree
+// sees it) for reading. A missing file is an error wrapping
+// fs.ErrNotExist; anything but a regular file wraps errdefs.ErrCorrupt.
+func Open(dir, name string) (*os.File, error) {
+	fd, err := lookup(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &fs.PathError{Op: "fstat", Path: name, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, fmt.Errorf("%s is %s, not a regular file: %w", name, kind(st.Mode), errdefs.ErrCorrupt)
+	}
+	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(fd), os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("reopen %s: %w", name, err)
+	}
+	return f, nil
+}
+
+// ReadFile reads the regular file name below dir (see Open), which must
+// not be larger than limit bytes.
+func ReadFile(dir, name string, limit int64) ([]byte, error) {
+	f, err := Open(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes: %w", name, limit, errdefs.ErrCorrupt)
+	}
+	return data, nil
+}
+
+// Stat describes what name below dir leads to, following symlinks inside
+// the tree, without opening it.
+func Stat(dir, name string) (fs.FileInfo, error) {
+	fd, err := lookup(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	// An O_PATH descriptor: Stat is fstat, and Close opens nothing.
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	return f.Stat()
+}
+
+// lookup opens name below dir with O_PATH, contained in dir.
+func lookup(dir, name string) (int, error) {
+	root, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer unix.Close(root)
+	how := unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	for {
+		fd, err := unix.Openat2(root, name, &how)
+		// EAGAIN: a rename elsewhere in the tree raced the lookup, and the
+		// kernel asks to try again rather than risk a wrong answer.
+		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return -1, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+		return fd, nil
+	}
+}
+
+func kind(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return "a directory"
+	case unix.S_IFCHR:
+		return "a character device"
+	case unix.S_IFBLK:
+		return "a block device"
+	case unix.S_IFIFO:
+		return "a FIFO"
+	case unix.S_IFSOCK:
+		return "a socket"
+	}
+	return "a special file"
+}

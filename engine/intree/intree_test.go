@@ -1,0 +1,129 @@
+package intree
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sdme/sdme/engine/errdefs"
+)
+
+// tree builds a hostile tree next to a secret outside it.
+func tree(t *testing.T) (root, secret string) {
+	t.Helper()
+	base := t.TempDir()
+	secret = filepath.Join(base, "secret")
+	if err := os.WriteFile(secret, []byte("outside\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root = filepath.Join(base, "root")
+	for _, d := range []string{"etc", "usr/lib", "dev"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := map[string]string{
+		"usr/lib/os-release": "ID=inside\n",
+		"etc/big":            strings.Repeat("x", 100),
+	}
+	for p, c := range files {
+		if err := os.WriteFile(filepath.Join(root, p), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := map[string]string{
+		"etc/os-release": "../usr/lib/os-release",
+		"etc/abs":        "/usr/lib/os-release",
+		"etc/escape":     "../../../../../../secret",
+		"etc/absescape":  secret,
+		"etc/zero":       "/dev/zero",
+		"etc/proc":       "/proc/self/root/" + secret,
+		"etc/loop":       "loop",
+	}
+	for p, target := range links {
+		if err := os.Symlink(target, filepath.Join(root, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := unix.Mkfifo(filepath.Join(root, "etc/fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root, secret
+}
+
+func TestReadFile(t *testing.T) {
+	root, _ := tree(t)
+	for _, c := range []struct {
+		name string
+		want string // content, or "" for an error
+		is   error
+	}{
+		{"usr/lib/os-release", "ID=inside\n", nil},
+		{"etc/os-release", "ID=inside\n", nil},
+		{"etc/abs", "ID=inside\n", nil},
+		{"/etc/abs", "ID=inside\n", nil},
+		{"../../etc/abs", "ID=inside\n", nil},
+		{"etc/escape", "", fs.ErrNotExist},    // the tree's /secret
+		{"etc/absescape", "", fs.ErrNotExist}, // likewise
+		{"etc/zero", "", fs.ErrNotExist},      // the tree's /dev/zero, missing
+		{"etc/proc", "", nil},                 // a magic link, refused
+		{"etc/loop", "", nil},
+		{"etc/fifo", "", errdefs.ErrCorrupt},
+		{"etc", "", errdefs.ErrCorrupt},
+		{"etc/big", "", errdefs.ErrCorrupt}, // over the limit
+		{"missing", "", fs.ErrNotExist},
+	} {
+		done := make(chan struct{})
+		var data []byte
+		var err error
+		go func() { data, err = ReadFile(root, c.name, 64); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("ReadFile(%s) blocks", c.name)
+		}
+		switch {
+		case c.want != "" && (err != nil || string(data) != c.want):
+			t.Errorf("ReadFile(%s) = %q, %v; want %q", c.name, data, err, c.want)
+		case c.want == "" && err == nil:
+			t.Errorf("ReadFile(%s) = %q, want an error", c.name, data)
+		case c.want == "" && c.is != nil && !errors.Is(err, c.is):
+			t.Errorf("ReadFile(%s) error %v, want %v", c.name, err, c.is)
+		}
+	}
+}
+
+func TestDeviceIsNeverOpened(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mknod needs root")
+	}
+	root, _ := tree(t)
+	// A character device the tree made: opening it would reach the host's
+	// driver (here /dev/zero's, which would also never end).
+	if err := unix.Mknod(filepath.Join(root, "dev/zero"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 5))); err != nil {
+		t.Skipf("mknod: %v", err)
+	}
+	_, err := ReadFile(root, "etc/zero", 1<<20)
+	if !errors.Is(err, errdefs.ErrCorrupt) || !strings.Contains(err.Error(), "character device") {
+		t.Fatalf("ReadFile through a link to a device: %v", err)
+	}
+}
+
+func TestStat(t *testing.T) {
+	root, _ := tree(t)
+	if fi, err := Stat(root, "etc/os-release"); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("Stat(etc/os-release) = %v, %v", fi, err)
+	}
+	if fi, err := Stat(root, "etc/fifo"); err != nil || fi.Mode()&fs.ModeNamedPipe == 0 {
+		t.Errorf("Stat(etc/fifo) = %v, %v", fi, err)
+	}
+	if _, err := Stat(root, "etc/escape"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Stat(etc/escape) = %v, want not found", err)
+	}
+}

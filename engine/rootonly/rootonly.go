@@ -1,0 +1,125 @@
+// Package rootonly tells whether a path is root's alone: whether only root
+// can change which file it names or what that file holds. sdme checks this
+// before it trusts a path that another program or a user chose: its data
+// directory, a disk image it hands to qemu and the loop driver.
+//
+// The rule is sshd's StrictModes and systemd's for credentials: the file
+// and every directory above it belong to root and are not writable by its
+// group or by others. A world-writable directory with the sticky bit
+// (/tmp) is allowed where the entry below it exists and is root's, since
+// the sticky bit keeps others from renaming or removing root's entries;
+// an entry still missing there could be made first by anyone.
+package rootonly
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// ErrNotRootOnly is wrapped by the errors of Check.
+var ErrNotRootOnly = errors.New("can be changed by users other than root")
+
+// Check reports, as an error naming the culprit, whether anyone but root
+// could change what path names. Symlinks on the way are followed and the
+// directories they lead to are checked as well. A path that does not exist
+// yet is checked up to its deepest existing directory, which must then not
+// let others create the rest.
+func Check(path string) error {
+	if !filepath.IsAbs(path) {
+		return fmt.Errorf("%s is not an absolute path", path)
+	}
+	path = filepath.Clean(path)
+	real, err := resolve(path)
+	if err != nil {
+		return err
+	}
+	if err := checkWalk(path); err != nil {
+		return err
+	}
+	if real != path {
+		return checkWalk(real)
+	}
+	return nil
+}
+
+// resolve follows the symlinks of the part of p that exists.
+func resolve(p string) (string, error) {
+	real, err := filepath.EvalSymlinks(p)
+	if errors.Is(err, fs.ErrNotExist) && p != "/" {
+		dir, err := resolve(filepath.Dir(p))
+		return filepath.Join(dir, filepath.Base(p)), err
+	}
+	return real, err
+}
+
+// checkWalk checks each existing component of the clean absolute path p,
+// from / down, up to the first symlink (whose target the caller checks:
+// the link itself is as safe as the directory holding it).
+func checkWalk(p string) error {
+	cur := "/"
+	st, err := lstat(cur)
+	if err != nil {
+		return err
+	}
+	for _, name := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+		if name == "" { // p is "/"
+			break
+		}
+		if err := ownedByRoot(cur, st); err != nil {
+			return err
+		}
+		next := filepath.Join(cur, name)
+		nst, err := lstat(next)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Whoever may write cur may create next before root does.
+			return writableByOthers(cur, st, false)
+		}
+		if err != nil {
+			return err
+		}
+		if err := writableByOthers(cur, st, nst.Uid == 0); err != nil {
+			return err
+		}
+		if nst.Mode&syscall.S_IFMT == syscall.S_IFLNK {
+			return nil
+		}
+		cur, st = next, nst
+	}
+	if err := ownedByRoot(cur, st); err != nil {
+		return err
+	}
+	return writableByOthers(cur, st, false)
+}
+
+func lstat(p string) (*syscall.Stat_t, error) {
+	var st syscall.Stat_t
+	if err := syscall.Lstat(p, &st); err != nil {
+		return nil, &fs.PathError{Op: "lstat", Path: p, Err: err}
+	}
+	return &st, nil
+}
+
+func ownedByRoot(p string, st *syscall.Stat_t) error {
+	if st.Uid != 0 {
+		return fmt.Errorf("%s belongs to uid %d: %w", p, st.Uid, ErrNotRootOnly)
+	}
+	return nil
+}
+
+// writableByOthers fails if users other than root may add, rename or
+// remove entries of directory p (or change file p). childIsRoots says the
+// entry below it that matters exists and is root's, which a sticky
+// directory protects.
+func writableByOthers(p string, st *syscall.Stat_t, childIsRoots bool) error {
+	if st.Mode&0o022 == 0 {
+		return nil
+	}
+	if st.Mode&syscall.S_IFMT == syscall.S_IFDIR && st.Mode&syscall.S_ISVTX != 0 && childIsRoots {
+		return nil
+	}
+	return fmt.Errorf("%s is writable by its group or by others (mode %04o): %w", p, st.Mode&0o7777, ErrNotRootOnly)
+}
