@@ -4,7 +4,12 @@
 // the layer before it is unpacked.
 package readahead
 
-import "io"
+import (
+	"fmt"
+	"io"
+
+	"github.com/sdme/sdme/engine/errdefs"
+)
 
 // Reader is a stream being read ahead.
 type Reader struct {
@@ -28,6 +33,14 @@ func (r *Reader) fill(size int) {
 		defer c.Close()
 	}
 	defer close(r.chunks)
+	// The source is often a decoder of data from elsewhere, and a panic in
+	// a goroutine ends the process: in the varlink service, every client's
+	// work. A decoder that panics on crafted input fails its stream instead.
+	defer func() {
+		if p := recover(); p != nil {
+			r.err = fmt.Errorf("decoding the stream failed: panic: %v: %w", p, errdefs.ErrCorrupt)
+		}
+	}()
 	for {
 		buf, err := readChunk(r.src, size)
 		if len(buf) > 0 {

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/sdme/sdme/engine/errdefs"
 )
 
 func TestReadsEverythingInOrder(t *testing.T) {
@@ -54,4 +57,25 @@ func TestCloseStopsAndClosesTheSource(t *testing.T) {
 	r.Close()
 	r.Close()
 	<-c.closed // the goroutine ends and closes the source
+}
+
+// crasher is a decoder with a bug that crafted input reaches.
+type crasher struct{ calls int }
+
+func (c *crasher) Read(p []byte) (int, error) {
+	c.calls++
+	if c.calls == 1 {
+		return copy(p, "good"), nil
+	}
+	var table []int
+	return table[c.calls], nil // index out of range
+}
+
+func TestAPanickingSourceFailsTheStream(t *testing.T) {
+	r := New(&crasher{}, 4, 2)
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	if string(got) != "good" || !errors.Is(err, errdefs.ErrCorrupt) || !strings.Contains(err.Error(), "index out of range") {
+		t.Fatalf("got %q, %v; want the bytes before the panic and an error wrapping ErrCorrupt", got, err)
+	}
 }
