@@ -25,41 +25,90 @@ const (
 // layer.
 func (img *Image) Unpack(ctx context.Context, dir string, rep progress.Reporter) error {
 	ctx, cancel := context.WithCancel(ctx)
+	f := img.prefetch(ctx, rep)
+	// Cancelled first, so that the dispatcher and the downloads stop.
+	defer f.stop()
 	defer cancel()
-	slots := make(chan struct{}, prefetchLayers)
-	ready := make([]chan *readahead.Reader, len(img.Layers))
-	for i := range ready {
-		ready[i] = make(chan *readahead.Reader, 1)
-	}
-	// One dispatcher starts the fetches in layer order, so a later layer
-	// can never hold the slot an earlier one waits for.
-	go func() {
-		for i, l := range img.Layers {
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			label := fmt.Sprintf("layer %d/%d %s", i+1, len(img.Layers), short(l.Digest))
-			blob := &blobStream{ctx: ctx, layer: l, task: progress.StartTask(rep, l.Digest, label, l.Size)}
-			ready[i] <- readahead.New(blob, chunkSize, prefetchBytes/chunkSize)
-		}
-	}()
 	for i, l := range img.Layers {
-		var r *readahead.Reader
-		select {
-		case r = <-ready[i]:
-		case <-ctx.Done():
-			return ctx.Err()
+		r, err := f.take(ctx, i)
+		if err != nil {
+			return err
 		}
-		err := apply(ctx, dir, r)
-		r.Close()
-		<-slots
+		err = apply(ctx, dir, r)
+		f.release(r)
 		if err != nil {
 			return fmt.Errorf("image %s: layer %d/%d (%s): %w", img.Ref, i+1, len(img.Layers), l.Digest, err)
 		}
 	}
 	return nil
+}
+
+// prefetcher fetches the layers of an image in order, at most
+// prefetchLayers ahead of the one being applied.
+type prefetcher struct {
+	slots chan struct{}
+	ready []chan *readahead.Reader
+	done  chan struct{} // closed when the dispatcher has returned
+}
+
+// prefetch starts the dispatcher, which runs until it has started every
+// layer's fetch or ctx is cancelled.
+func (img *Image) prefetch(ctx context.Context, rep progress.Reporter) *prefetcher {
+	f := &prefetcher{
+		slots: make(chan struct{}, prefetchLayers),
+		ready: make([]chan *readahead.Reader, len(img.Layers)),
+		done:  make(chan struct{}),
+	}
+	for i := range f.ready {
+		f.ready[i] = make(chan *readahead.Reader, 1)
+	}
+	// One dispatcher starts the fetches in layer order, so a later layer
+	// can never hold the slot an earlier one waits for.
+	go func() {
+		defer close(f.done)
+		for i, l := range img.Layers {
+			select {
+			case f.slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			label := fmt.Sprintf("layer %d/%d %s", i+1, len(img.Layers), short(l.Digest))
+			blob := &blobStream{ctx: ctx, layer: l, task: progress.StartTask(rep, l.Digest, label, l.Size)}
+			f.ready[i] <- readahead.New(blob, chunkSize, prefetchBytes/chunkSize)
+		}
+	}()
+	return f
+}
+
+// take waits for the stream of layer i.
+func (f *prefetcher) take(ctx context.Context, i int) (*readahead.Reader, error) {
+	select {
+	case r := <-f.ready[i]:
+		return r, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// release closes a stream that take returned and frees its slot.
+func (f *prefetcher) release(r *readahead.Reader) {
+	r.Close()
+	<-f.slots
+}
+
+// stop waits for the dispatcher, whose context the caller has cancelled,
+// and closes the streams it started that were never taken. Left open,
+// each would keep its read-ahead goroutine blocked for good, with up to
+// prefetchBytes of buffers and its download.
+func (f *prefetcher) stop() {
+	<-f.done
+	for _, c := range f.ready {
+		select {
+		case r := <-c:
+			r.Close()
+		default:
+		}
+	}
 }
 
 func short(digest string) string {
