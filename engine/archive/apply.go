@@ -11,6 +11,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -192,6 +193,11 @@ func badPath(what, p string, err error) error {
 }
 
 func streamError(err error) error {
+	// A stream refused for what it asks for (a decompressor's window over
+	// the limit) is not damaged, and its error says why already.
+	if errors.Is(err, errdefs.ErrUnsupported) {
+		return err
+	}
 	return fmt.Errorf("truncated or corrupt archive: %w: %w", err, errdefs.ErrCorrupt)
 }
 

@@ -101,3 +101,18 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.t.Add(int64(n))
 	return n, err
 }
+
+// HumanBytes formats n bytes with a binary unit, for messages about
+// sizes: 1.5 GiB.
+func HumanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
