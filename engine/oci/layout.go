@@ -2,41 +2,54 @@ package oci
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
-	"github.com/regclient/regclient"
+	"github.com/opencontainers/go-digest"
 	"github.com/regclient/regclient/types"
 	"github.com/regclient/regclient/types/descriptor"
+	"github.com/regclient/regclient/types/manifest"
 	v1 "github.com/regclient/regclient/types/oci/v1"
 	"github.com/regclient/regclient/types/platform"
-	"github.com/regclient/regclient/types/ref"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/intree"
 )
 
-// IsLayout reports whether dir is an OCI image layout.
+// Layouts and docker save archives are trees that someone else wrote:
+// every file of them is opened inside the tree (engine/intree), so that
+// index.json -> /dev/zero or a blob -> /etc/shadow mean the tree's own
+// /dev/zero and /etc/shadow, and only regular files are opened at all (a
+// FIFO would block the import for good). That is also why sdme reads
+// layouts itself rather than through regclient's ocidir, which opens
+// paths as they are.
+
+// IsLayout reports whether dir is an OCI image layout: it has an entry
+// named oci-layout. Whatever that entry is, even a symlink that leads
+// nowhere, makes dir a layout, to be read (and refused) as one.
 func IsLayout(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, "oci-layout"))
-	return err == nil
+	return hasEntry(dir, "oci-layout")
 }
 
 // IsDockerArchive reports whether dir is an unpacked `docker save`
 // archive of the classic format (manifest.json without an OCI layout;
 // newer docker writes both, and the layout is read instead).
 func IsDockerArchive(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, "manifest.json"))
-	return err == nil && !IsLayout(dir)
+	return hasEntry(dir, "manifest.json") && !IsLayout(dir)
+}
+
+func hasEntry(dir, name string) bool {
+	_, err := os.Lstat(filepath.Join(dir, name))
+	return err == nil
 }
 
 // Layout resolves the image in the OCI image layout at dir: the only
@@ -47,26 +60,27 @@ func Layout(ctx context.Context, dir, plat string) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	l := &layout{dir: dir}
 	var idx v1.Index
-	if err := readJSON(filepath.Join(dir, "index.json"), &idx); err != nil {
+	if err := readJSONIn(dir, "index.json", &idx); err != nil {
 		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
 	}
 	d, err := pickManifest(dir, idx.Manifests, p)
 	if err != nil {
 		return nil, err
 	}
-	rc := regclient.New()
-	r := ref.Ref{Scheme: "ocidir", Path: dir, Reference: "ocidir://" + dir}
-	r = r.SetDigest(d.Digest.String())
-	m, err := rc.ManifestGet(ctx, r, regclient.WithManifestDesc(d))
+	if err := checkDeclared("manifest "+d.Digest.String(), d.Size); err != nil {
+		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
+	}
+	m, err := l.manifest(ctx, d)
 	if err != nil {
-		return nil, fmt.Errorf("OCI layout %s: %w", dir, classify(err))
+		return nil, fmt.Errorf("OCI layout %s: %w", dir, err)
 	}
 	img := &Image{Ref: dir, Digest: d.Digest.String()}
-	if m, err = resolvePlatform(ctx, rc, r, m, p, dir); err != nil {
+	if m, err = resolvePlatform(ctx, l, m, p, dir); err != nil {
 		return nil, err
 	}
-	return imageFrom(ctx, rc, r, m, p, img)
+	return imageFrom(ctx, l, m, p, img)
 }
 
 // pickManifest chooses among the entries of a layout's index.json.
@@ -92,6 +106,39 @@ func pickManifest(dir string, ds []descriptor.Descriptor, p platform.Platform) (
 		dir, len(ds), strings.Join(names, ", "), errdefs.ErrUnsupported)
 }
 
+// layout is the store of an OCI image layout: its blobs are files named
+// by their digests, blobs/ALGORITHM/ENCODED.
+type layout struct{ dir string }
+
+func (l *layout) manifest(ctx context.Context, d descriptor.Descriptor) (manifest.Manifest, error) {
+	rc, err := l.blob(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := readMetadata(rc, "manifest "+d.Digest.String())
+	if err != nil {
+		return nil, err
+	}
+	m, err := manifest.New(manifest.WithDesc(d), manifest.WithRaw(data))
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", d.Digest, classify(err))
+	}
+	return m, nil
+}
+
+// blob opens a blob of the layout, verified against its digest and size.
+func (l *layout) blob(_ context.Context, d descriptor.Descriptor) (io.ReadCloser, error) {
+	if err := validDigest(d.Digest); err != nil {
+		return nil, err
+	}
+	f, err := openIn(l.dir, path.Join("blobs", d.Digest.Algorithm().String(), d.Digest.Encoded()))
+	if err != nil {
+		return nil, fmt.Errorf("blob %s: %w", d.Digest, err)
+	}
+	return newVerifier(f, d, true), nil
+}
+
 // dockerManifest is an entry of a docker save archive's manifest.json.
 type dockerManifest struct {
 	Config   string
@@ -103,7 +150,7 @@ type dockerManifest struct {
 // layers are verified against the diff IDs of the image config.
 func DockerArchive(dir string) (*Image, error) {
 	var ms []dockerManifest
-	if err := readJSON(filepath.Join(dir, "manifest.json"), &ms); err != nil {
+	if err := readJSONIn(dir, "manifest.json", &ms); err != nil {
 		return nil, fmt.Errorf("docker archive %s: %w", dir, err)
 	}
 	if len(ms) != 1 {
@@ -115,76 +162,84 @@ func DockerArchive(dir string) (*Image, error) {
 		name = m.RepoTags[0]
 	}
 	img := &Image{Ref: name}
-	cfgPath, err := securejoin.SecureJoin(dir, m.Config)
-	if err != nil {
-		return nil, err
-	}
-	if err := readJSON(cfgPath, &img.Config); err != nil {
+	if err := readJSONIn(dir, m.Config, &img.Config); err != nil {
 		return nil, fmt.Errorf("docker archive %s: config: %w", dir, err)
 	}
 	img.Platform = platform.Platform{OS: img.Config.OS, Architecture: img.Config.Architecture, Variant: img.Config.Variant}.String()
 	if len(img.Config.RootFS.DiffIDs) != len(m.Layers) {
 		return nil, fmt.Errorf("docker archive %s: %d layers but %d diff IDs in its config: %w", dir, len(m.Layers), len(img.Config.RootFS.DiffIDs), errdefs.ErrCorrupt)
 	}
-	for i, l := range m.Layers {
-		path, err := securejoin.SecureJoin(dir, l)
+	for i, file := range m.Layers {
+		l, err := dockerLayer(dir, file, img.Config.RootFS.DiffIDs[i])
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("docker archive %s: layer %s: %w", dir, file, err)
 		}
-		fi, err := os.Stat(path)
-		if err != nil {
-			return nil, fmt.Errorf("docker archive %s: layer %s: %w", dir, l, errdefs.ErrCorrupt)
-		}
-		want := img.Config.RootFS.DiffIDs[i].String()
-		img.Layers = append(img.Layers, Layer{Digest: want, Size: fi.Size(),
-			open: func(context.Context) (io.ReadCloser, error) { return openVerified(path, want) }})
+		img.Layers = append(img.Layers, l)
 	}
 	return img, nil
 }
 
-// openVerified opens path as a stream whose sha256 must be want at EOF.
-func openVerified(path, want string) (io.ReadCloser, error) {
-	algo, hexsum, _ := strings.Cut(want, ":")
-	if algo != "sha256" {
-		return nil, fmt.Errorf("layer %s: digest algorithm %q: %w", path, algo, errdefs.ErrUnsupported)
+// dockerLayer describes the layer file of a docker save archive, an
+// uncompressed tar whose digest is its diff ID.
+func dockerLayer(dir, file string, diffID digest.Digest) (Layer, error) {
+	if err := validDigest(diffID); err != nil {
+		return Layer{}, err
 	}
-	f, err := os.Open(path)
+	fi, err := intree.Stat(dir, file)
 	if err != nil {
-		return nil, err
+		return Layer{}, treeError(err)
 	}
-	return &verifier{f: f, h: sha256.New(), want: hexsum, name: path}, nil
-}
-
-type verifier struct {
-	f    *os.File
-	h    hash.Hash
-	want string
-	name string
-}
-
-func (v *verifier) Read(p []byte) (int, error) {
-	n, err := v.f.Read(p)
-	v.h.Write(p[:n])
-	if err == io.EOF {
-		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want {
-			return n, fmt.Errorf("layer %s: digest mismatch (sha256 %s, want %s): %w", v.name, got, v.want, errdefs.ErrCorrupt)
+	if !fi.Mode().IsRegular() {
+		return Layer{}, fmt.Errorf("not a regular file: %w", errdefs.ErrCorrupt)
+	}
+	d := descriptor.Descriptor{Digest: diffID, Size: fi.Size()}
+	return Layer{Digest: diffID.String(), Size: fi.Size(), open: func(context.Context) (io.ReadCloser, error) {
+		f, err := openIn(dir, file)
+		if err != nil {
+			return nil, err
 		}
-	}
-	return n, err
+		return newVerifier(f, d, true), nil
+	}}, nil
 }
 
-func (v *verifier) Close() error { return v.f.Close() }
-
-func readJSON(path string, v any) error {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s is missing: %w", filepath.Base(path), errdefs.ErrCorrupt)
+// openIn opens the regular file name of the tree dir, inside it.
+func openIn(dir, name string) (*os.File, error) {
+	f, err := intree.Open(dir, name)
+	if err != nil {
+		return nil, treeError(err)
 	}
+	return f, nil
+}
+
+// readJSONIn decodes the metadata file name of the tree dir.
+func readJSONIn(dir, name string, v any) error {
+	f, err := openIn(dir, name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	data, err := readMetadata(f, name)
 	if err != nil {
 		return err
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("%s: %v: %w", filepath.Base(path), err, errdefs.ErrCorrupt)
+		return fmt.Errorf("%s: %v: %w", name, err, errdefs.ErrCorrupt)
 	}
 	return nil
+}
+
+// treeError says what is wrong with a file the tree names: it is not in
+// the tree, or the tree's symlinks or directories do not lead to it.
+func treeError(err error) error {
+	var pe *fs.PathError
+	if !errors.As(err, &pe) {
+		return err // intree's own, which names the file
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s is missing: %w", pe.Path, errdefs.ErrCorrupt)
+	case errors.Is(err, unix.ELOOP), errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.EXDEV):
+		return fmt.Errorf("%s: %w: %w", pe.Path, pe.Err, errdefs.ErrCorrupt)
+	}
+	return err
 }

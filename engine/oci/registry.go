@@ -22,6 +22,7 @@ import (
 
 	"github.com/sdme/sdme/engine/errdefs"
 	"github.com/sdme/sdme/engine/fetch"
+	"github.com/sdme/sdme/engine/progress"
 )
 
 // RegistryOptions says how to talk to a registry.
@@ -76,18 +77,44 @@ func Registry(ctx context.Context, s string, opts RegistryOptions) (*Image, erro
 	if err != nil {
 		return nil, err
 	}
-	rc := client(ctx, r, opts.Insecure)
+	reg := &registry{rc: client(ctx, r, opts.Insecure), r: r}
 	name := r.CommonName()
-	top, err := rc.ManifestGet(ctx, r)
+	// By tag, the manifest has no descriptor: regclient refuses one whose
+	// Content-Length, or body, is over maxMetadata.
+	top, err := reg.rc.ManifestGet(ctx, r)
 	if err != nil {
-		return nil, registryError(name, err)
+		return nil, fmt.Errorf("image %s: %w", name, registryError(err))
 	}
 	img := &Image{Ref: name, Digest: top.GetDescriptor().Digest.String()}
-	m, err := resolvePlatform(ctx, rc, r, top, plat, name)
+	m, err := resolvePlatform(ctx, reg, top, plat, name)
 	if err != nil {
 		return nil, err
 	}
-	return imageFrom(ctx, rc, r, m, plat, img)
+	return imageFrom(ctx, reg, m, plat, img)
+}
+
+// registry is the store of one repository in a registry.
+type registry struct {
+	rc *regclient.RegClient
+	r  ref.Ref
+}
+
+func (g *registry) manifest(ctx context.Context, d descriptor.Descriptor) (manifest.Manifest, error) {
+	m, err := g.rc.ManifestGet(ctx, g.r, regclient.WithManifestDesc(d))
+	if err != nil {
+		return nil, registryError(err)
+	}
+	return m, nil
+}
+
+// blob fetches a blob; regclient verifies its digest at the end, the
+// verifier bounds it to its declared size as it comes.
+func (g *registry) blob(ctx context.Context, d descriptor.Descriptor) (io.ReadCloser, error) {
+	b, err := g.rc.BlobGet(ctx, g.r, d)
+	if err != nil {
+		return nil, registryError(err)
+	}
+	return newVerifier(&classifyingReader{ReadCloser: b}, d, false), nil
 }
 
 // client builds a regclient for the registry of r, allowing plain HTTP or
@@ -97,7 +124,7 @@ func client(ctx context.Context, r ref.Ref, insecure []string) *regclient.RegCli
 		regclient.WithDockerCreds(),
 		regclient.WithDockerCerts(),
 		regclient.WithUserAgent(fetch.UserAgent),
-		regclient.WithRegOpts(reg.WithTransport(fetch.Transport())),
+		regclient.WithRegOpts(reg.WithTransport(fetch.Transport()), reg.WithManifestMax(maxMetadata, maxMetadata)),
 	}
 	if allowedInsecure(r.Registry, insecure) {
 		tls := config.TLSDisabled
@@ -148,23 +175,6 @@ func allowedInsecure(registry string, insecure []string) bool {
 	return false
 }
 
-// resolvePlatform follows an index (possibly nested) to the manifest for plat.
-func resolvePlatform(ctx context.Context, rc *regclient.RegClient, r ref.Ref, m manifest.Manifest, plat platform.Platform, name string) (manifest.Manifest, error) {
-	for depth := 0; m.IsList(); depth++ {
-		if depth > 3 {
-			return nil, fmt.Errorf("image %s: indexes nested too deep: %w", name, errdefs.ErrUnsupported)
-		}
-		d, err := manifest.GetPlatformDesc(m, &plat)
-		if err != nil {
-			return nil, noPlatform(name, m, plat)
-		}
-		if m, err = rc.ManifestGet(ctx, r, regclient.WithManifestDesc(*d)); err != nil {
-			return nil, registryError(name, err)
-		}
-	}
-	return m, nil
-}
-
 func noPlatform(name string, m manifest.Manifest, plat platform.Platform) error {
 	var have []string
 	if list, err := manifest.GetPlatformList(m); err == nil {
@@ -176,52 +186,6 @@ func noPlatform(name string, m manifest.Manifest, plat platform.Platform) error 
 	}
 	return fmt.Errorf("image %s has no manifest for platform %s (it has: %s); choose one with --platform: %w",
 		name, plat, strings.Join(have, ", "), errdefs.ErrUnsupported)
-}
-
-// imageFrom reads the config of image manifest m and describes its layers.
-func imageFrom(ctx context.Context, rc *regclient.RegClient, r ref.Ref, m manifest.Manifest, plat platform.Platform, img *Image) (*Image, error) {
-	mi, ok := m.(manifest.Imager)
-	if !ok {
-		return nil, fmt.Errorf("image %s: manifest of type %q is not an image: %w", img.Ref, m.GetDescriptor().MediaType, errdefs.ErrUnsupported)
-	}
-	cd, err := mi.GetConfig()
-	if err != nil {
-		return nil, fmt.Errorf("image %s: %w", img.Ref, classify(err))
-	}
-	cfg, err := rc.BlobGetOCIConfig(ctx, r, cd)
-	if err != nil {
-		return nil, registryError(img.Ref, err)
-	}
-	img.Config = cfg.GetConfig()
-	got := platform.Platform{OS: img.Config.OS, Architecture: img.Config.Architecture, Variant: img.Config.Variant}
-	if got.Architecture != "" && !platform.Compatible(plat, got) {
-		return nil, fmt.Errorf("image %s is for %s, not %s; choose the platform with --platform: %w", img.Ref, got, plat, errdefs.ErrUnsupported)
-	}
-	img.Platform = got.String()
-	layers, err := mi.GetLayers()
-	if err != nil {
-		return nil, fmt.Errorf("image %s: %w", img.Ref, classify(err))
-	}
-	for _, d := range layers {
-		if err := checkLayerType(img.Ref, d.Digest.String(), d.MediaType); err != nil {
-			return nil, err
-		}
-		img.Layers = append(img.Layers, Layer{
-			Digest: d.Digest.String(), MediaType: d.MediaType, Size: d.Size,
-			open: blobOpener(rc, r, d, img.Ref),
-		})
-	}
-	return img, nil
-}
-
-func blobOpener(rc *regclient.RegClient, r ref.Ref, d descriptor.Descriptor, name string) func(context.Context) (io.ReadCloser, error) {
-	return func(ctx context.Context) (io.ReadCloser, error) {
-		b, err := rc.BlobGet(ctx, r, d)
-		if err != nil {
-			return nil, registryError(name, err)
-		}
-		return &classifyingReader{ReadCloser: b}, nil
-	}
 }
 
 // classifyingReader gives the errors of a blob stream (a digest mismatch
@@ -237,18 +201,20 @@ func (c *classifyingReader) Read(p []byte) (int, error) {
 }
 
 // registryError says what a registry's refusal means for the user.
-func registryError(name string, err error) error {
+func registryError(err error) error {
 	switch {
 	case errors.Is(err, errs.ErrHTTPUnauthorized):
-		return fmt.Errorf("image %s: the registry refused access (no or wrong credentials; log in with 'skopeo login' or 'docker login', which write ~/.docker/config.json): %w", name, errdefs.ErrTransfer)
+		return fmt.Errorf("the registry refused access (no or wrong credentials; log in with 'skopeo login' or 'docker login', which write ~/.docker/config.json): %w", errdefs.ErrTransfer)
 	case errors.Is(err, errs.ErrNotFound):
-		return fmt.Errorf("image %s: no such repository or tag: %w", name, errdefs.ErrNotFound)
+		return fmt.Errorf("no such repository or tag: %w", errdefs.ErrNotFound)
 	case errors.Is(err, errs.ErrHTTPRateLimit):
-		return fmt.Errorf("image %s: the registry's rate limit is exceeded; log in to raise it: %w", name, errdefs.ErrTransfer)
+		return fmt.Errorf("the registry's rate limit is exceeded; log in to raise it: %w", errdefs.ErrTransfer)
+	case errors.Is(err, errs.ErrSizeLimitExceeded): // a manifest over the limit client sets
+		return fmt.Errorf("a manifest larger than the %s sdme accepts (%v): %w", progress.HumanBytes(maxMetadata), err, errdefs.ErrUnsupported)
 	}
 	var certErr *tls.CertificateVerificationError
 	if errors.As(err, &certErr) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
-		return fmt.Errorf("image %s: %v; if this registry is served over plain HTTP or with a self-signed certificate, allow it with --tls-verify=false or 'sdme config set insecure_registries HOST[:PORT]': %w", name, err, errdefs.ErrTransfer)
+		return fmt.Errorf("%v; if this registry is served over plain HTTP or with a self-signed certificate, allow it with --tls-verify=false or 'sdme config set insecure_registries HOST[:PORT]': %w", err, errdefs.ErrTransfer)
 	}
-	return fmt.Errorf("image %s: %w", name, classify(err))
+	return classify(err)
 }
