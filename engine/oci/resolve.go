@@ -3,6 +3,7 @@ package oci
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -87,12 +88,15 @@ func readConfig(ctx context.Context, s store, d descriptor.Descriptor) (v1.Image
 	}
 	rc, err := s.blob(ctx, d)
 	if err != nil {
-		return cfg, err
+		return cfg, fmt.Errorf("config: %w", err)
 	}
 	defer rc.Close()
 	data, err := readMetadata(rc, "config")
+	if errors.Is(err, errdefs.ErrUnsupported) {
+		return cfg, err // it says "config" already
+	}
 	if err != nil {
-		return cfg, err
+		return cfg, fmt.Errorf("config: %w", err)
 	}
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		return cfg, fmt.Errorf("config: %v: %w", err, errdefs.ErrCorrupt)
