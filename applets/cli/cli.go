@@ -82,14 +82,15 @@ func Run(root *cobra.Command, args []string, stderr io.Writer) int {
 }
 
 // isCobraUsage recognises the errors cobra itself makes for unknown
-// commands and wrong argument counts, which are not typed.
+// commands and wrong argument counts, which are not typed, by how they
+// begin: an engine error may say "accepts" anywhere else.
 func isCobraUsage(err error) bool {
 	var ue UsageError
 	if errors.As(err, &ue) {
 		return false
 	}
 	for _, p := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand", "if any flags in the group"} {
-		if strings.Contains(err.Error(), p) {
+		if strings.HasPrefix(err.Error(), p) {
 			return true
 		}
 	}

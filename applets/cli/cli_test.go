@@ -38,6 +38,13 @@ func TestCode(t *testing.T) {
 func TestRunUsageErrors(t *testing.T) {
 	root := &cobra.Command{Use: "x"}
 	root.AddCommand(&cobra.Command{Use: "sub", Args: cobra.ExactArgs(1), RunE: func(*cobra.Command, []string) error { return nil }})
+	root.AddCommand(&cobra.Command{Use: "big", RunE: func(*cobra.Command, []string) error {
+		return fmt.Errorf("image x: a manifest larger than the 4.0 MiB sdme accepts (5 GiB): %w", errdefs.ErrUnsupported)
+	}})
+	var stderr bytes.Buffer
+	if got := Run(root, []string{"big"}, &stderr); got != 1 {
+		t.Errorf("an engine error that says 'accepts': status %d, want 1 (stderr %q)", got, stderr.String())
+	}
 	for _, args := range [][]string{{"nope"}, {"sub"}, {"sub", "--bad"}} {
 		var stderr bytes.Buffer
 		if got := Run(root, args, &stderr); got != 2 {
