@@ -68,6 +68,13 @@ func TestAbortLeavesNothing(t *testing.T) {
 	if ents, _ := os.ReadDir(s.layout.FsDir()); len(ents) != 0 {
 		t.Errorf("abort left %v", ents)
 	}
+	// The name is free again in this process too: the varlink service
+	// lives on after a failed import.
+	again, err := s.Begin("gone", false)
+	if err != nil {
+		t.Fatalf("Begin after Abort: %v", err)
+	}
+	again.Abort()
 }
 
 func TestConcurrentImportIsLocked(t *testing.T) {

@@ -156,11 +156,12 @@ func (t *Txn) commit(info *Info) error {
 // Abort deletes everything the transaction made. It is safe to call after
 // Commit, which makes it a no-op, so callers can defer it.
 func (t *Txn) Abort() {
-	if t.lock == nil {
+	l := t.lock
+	if l == nil {
 		return
 	}
-	t.abort()
-	t.lock.Unlock()
+	t.abort() // which forgets the lock
+	l.Unlock()
 }
 
 func (t *Txn) abort() {
