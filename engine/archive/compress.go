@@ -89,7 +89,7 @@ func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 	c := DetectCompression(head)
 	rc, err := decompressor(c, br)
 	if err != nil {
-		if !errors.Is(err, errdefs.ErrUnsupported) {
+		if !errors.Is(err, errdefs.ErrUnsupported) && !errors.Is(err, errdefs.ErrCorrupt) {
 			err = fmt.Errorf("%s stream: %w: %w", c, err, errdefs.ErrCorrupt)
 		}
 		return nil, c, err
@@ -109,7 +109,11 @@ func decompressor(c Compression, r *bufio.Reader) (io.ReadCloser, error) {
 	case Bzip2:
 		return io.NopCloser(bzip2.NewReader(r)), nil
 	case Xz:
-		xr, err := xz.NewReader(newXZGuard(r, maxWindow))
+		g := newXZGuard(r, maxWindow)
+		if err := g.start(); err != nil {
+			return nil, err
+		}
+		xr, err := xz.NewReader(g)
 		if err != nil {
 			return nil, err
 		}

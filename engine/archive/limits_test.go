@@ -186,9 +186,13 @@ func TestZstdWindowOverTheLimit(t *testing.T) {
 	}
 }
 
+// TestApplyReportsTheRefusedWindow: a block refused after the first (here
+// in a second stream) fails Apply with the refusal, not as a corrupt
+// archive.
 func TestApplyReportsTheRefusedWindow(t *testing.T) {
 	needRoot(t)
-	stream := withDictCode(t, xzStream(t, tarball(t, file("a", "x")), nil), 40)
+	tar := tarball(t, file("a", strings.Repeat("x", 2000)), file("b", "y"))
+	stream := append(xzStream(t, tar[:1024], nil), withDictCode(t, xzStream(t, tar[1024:], nil), 40)...)
 	r, _, err := Decompress(bytes.NewReader(stream))
 	if err != nil {
 		t.Fatal(err)
@@ -197,5 +201,20 @@ func TestApplyReportsTheRefusedWindow(t *testing.T) {
 	err = Apply(t.Context(), t.TempDir(), r, Options{})
 	if !errors.Is(err, errdefs.ErrUnsupported) || errors.Is(err, errdefs.ErrCorrupt) || !strings.Contains(err.Error(), "dictionary of 4.0 GiB") {
 		t.Fatalf("got %v, want the refusal, not a corrupt archive", err)
+	}
+}
+
+// TestXZRefusedWhenOpened: a refusal at the first block comes from
+// Decompress, before the caller reads (which would take a stream that
+// fails at once for an empty one).
+func TestXZRefusedWhenOpened(t *testing.T) {
+	stream := withDictCode(t, xzStream(t, tarball(t, file("a", "x")), nil), 40)
+	_, _, err := Decompress(bytes.NewReader(stream))
+	if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "xz stream: block 1 needs a dictionary of 4.0 GiB") {
+		t.Fatalf("Decompress: %v, want the refusal", err)
+	}
+	_, _, err = Decompress(bytes.NewReader(xzMagic))
+	if !errors.Is(err, errdefs.ErrCorrupt) || strings.Count(err.Error(), "xz stream") != 1 {
+		t.Fatalf("Decompress of a bare magic: %v", err)
 	}
 }

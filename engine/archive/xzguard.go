@@ -48,6 +48,19 @@ func newXZGuard(r *bufio.Reader, limit int64) *xzGuard {
 	return g
 }
 
+// start reads the stream header and the first block's header (or the
+// index of a stream without blocks) ahead, so that a stream refused at its
+// first block is refused when it is opened, before anything is read from
+// it.
+func (g *xzGuard) start() error {
+	for range 2 {
+		if err := g.step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // xzMagic starts every xz stream.
 var xzMagic = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
 
