@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -217,4 +218,61 @@ func TestXZRefusedWhenOpened(t *testing.T) {
 	if !errors.Is(err, errdefs.ErrCorrupt) || strings.Count(err.Error(), "xz stream") != 1 {
 		t.Fatalf("Decompress of a bare magic: %v", err)
 	}
+}
+
+// FuzzXZGuard: the guard never panics, and it refuses as damaged only
+// streams the xz library refuses too; what it passes decodes as without
+// it. (The library runs unguarded only on streams that name no dictionary
+// over the limit anywhere, so that the fuzzer cannot make it take 4 GiB.)
+func FuzzXZGuard(f *testing.F) {
+	text := bytes.Repeat([]byte("a line of a root filesystem\n"), 3000)
+	f.Add(xzStream(f, text, nil))
+	f.Add(xzStream(f, text, func(c *xz.WriterConfig) { c.BlockSize = 4096; c.CheckSum = xz.SHA256 }))
+	f.Add(xzStream(f, nil, func(c *xz.WriterConfig) { c.CheckSum = xz.None }))
+	two := xzStream(f, text[:500], nil)
+	f.Add(append(append(bytes.Clone(two), 0, 0, 0, 0), two...))
+	f.Add(withDictCode(f, xzStream(f, text, nil), 40))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		guarded, gerr := decodeXZ(data, true)
+		if errors.Is(gerr, errdefs.ErrUnsupported) || namesLargeDictionary(data) {
+			return
+		}
+		plain, perr := decodeXZ(data, false)
+		switch {
+		case gerr == nil && (perr != nil || !bytes.Equal(guarded, plain)):
+			t.Fatalf("guarded: %d bytes; unguarded: %d bytes, %v", len(guarded), len(plain), perr)
+		// The library takes a stream that ends where a block or index
+		// should start as complete; the guard, as the xz command, calls
+		// it truncated.
+		case gerr != nil && perr == nil && !strings.Contains(gerr.Error(), "truncated"):
+			t.Fatalf("the guard refused what the library decodes: %v", gerr)
+		}
+	})
+}
+
+func decodeXZ(data []byte, guarded bool) ([]byte, error) {
+	var r io.Reader = bytes.NewReader(data)
+	if guarded {
+		g := newXZGuard(bufio.NewReader(r), maxWindow)
+		if err := g.start(); err != nil {
+			return nil, err
+		}
+		r = g
+	}
+	xr, err := xz.NewReader(r)
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(io.LimitReader(xr, 16<<20))
+}
+
+// namesLargeDictionary reports whether data holds LZMA2's filter flags
+// (ID 0x21, one byte of properties) with a dictionary over the limit.
+func namesLargeDictionary(data []byte) bool {
+	for i := 0; i+2 < len(data); i++ {
+		if data[i] == lzma2FilterID && data[i+1] == 1 && lzma2DictSize(min(data[i+2], 40)) > maxWindow {
+			return true
+		}
+	}
+	return false
 }
