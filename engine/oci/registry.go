@@ -17,7 +17,6 @@ import (
 	"github.com/regclient/regclient/types/descriptor"
 	"github.com/regclient/regclient/types/errs"
 	"github.com/regclient/regclient/types/manifest"
-	"github.com/regclient/regclient/types/platform"
 	"github.com/regclient/regclient/types/ref"
 
 	"github.com/sdme/sdme/engine/errdefs"
@@ -77,30 +76,30 @@ func Registry(ctx context.Context, s string, opts RegistryOptions) (*Image, erro
 	if err != nil {
 		return nil, err
 	}
-	reg := &registry{rc: client(ctx, r, opts.Insecure), r: r}
+	repo := &repository{rc: client(ctx, r, opts.Insecure), r: r}
 	name := r.CommonName()
 	// By tag, the manifest has no descriptor: regclient refuses one whose
 	// Content-Length, or body, is over maxMetadata.
-	top, err := reg.rc.ManifestGet(ctx, r)
+	top, err := repo.rc.ManifestGet(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", name, registryError(err))
 	}
 	img := &Image{Ref: name, Digest: top.GetDescriptor().Digest.String()}
-	m, err := resolvePlatform(ctx, reg, top, plat, name)
+	m, err := resolvePlatform(ctx, repo, top, plat, name)
 	if err != nil {
 		return nil, err
 	}
-	return imageFrom(ctx, reg, m, plat, img)
+	return imageFrom(ctx, repo, m, plat, img)
 }
 
-// registry is the store of one repository in a registry.
-type registry struct {
+// repository is the store of one repository of a registry.
+type repository struct {
 	rc *regclient.RegClient
 	r  ref.Ref
 }
 
-func (g *registry) manifest(ctx context.Context, d descriptor.Descriptor) (manifest.Manifest, error) {
-	m, err := g.rc.ManifestGet(ctx, g.r, regclient.WithManifestDesc(d))
+func (repo *repository) manifest(ctx context.Context, d descriptor.Descriptor) (manifest.Manifest, error) {
+	m, err := repo.rc.ManifestGet(ctx, repo.r, regclient.WithManifestDesc(d))
 	if err != nil {
 		return nil, registryError(err)
 	}
@@ -109,8 +108,8 @@ func (g *registry) manifest(ctx context.Context, d descriptor.Descriptor) (manif
 
 // blob fetches a blob; regclient verifies its digest at the end, the
 // verifier bounds it to its declared size as it comes.
-func (g *registry) blob(ctx context.Context, d descriptor.Descriptor) (io.ReadCloser, error) {
-	b, err := g.rc.BlobGet(ctx, g.r, d)
+func (repo *repository) blob(ctx context.Context, d descriptor.Descriptor) (io.ReadCloser, error) {
+	b, err := repo.rc.BlobGet(ctx, repo.r, d)
 	if err != nil {
 		return nil, registryError(err)
 	}
@@ -173,19 +172,6 @@ func allowedInsecure(registry string, insecure []string) bool {
 		}
 	}
 	return false
-}
-
-func noPlatform(name string, m manifest.Manifest, plat platform.Platform) error {
-	var have []string
-	if list, err := manifest.GetPlatformList(m); err == nil {
-		for _, p := range list {
-			if p != nil && p.OS != "unknown" {
-				have = append(have, p.String())
-			}
-		}
-	}
-	return fmt.Errorf("image %s has no manifest for platform %s (it has: %s); choose one with --platform: %w",
-		name, plat, strings.Join(have, ", "), errdefs.ErrUnsupported)
 }
 
 // classifyingReader gives the errors of a blob stream (a digest mismatch

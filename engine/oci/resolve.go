@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/regclient/regclient/types/descriptor"
 	"github.com/regclient/regclient/types/manifest"
@@ -21,7 +22,8 @@ type store interface {
 	// manifest fetches the manifest or index d describes, at most
 	// maxMetadata bytes of it.
 	manifest(ctx context.Context, d descriptor.Descriptor) (manifest.Manifest, error)
-	// blob opens the blob d describes as a verifier.
+	// blob opens the blob d describes: reading it fails once it runs past
+	// d.Size, and at its end if its digest is not d.Digest.
 	blob(ctx context.Context, d descriptor.Descriptor) (io.ReadCloser, error)
 }
 
@@ -43,6 +45,19 @@ func resolvePlatform(ctx context.Context, s store, m manifest.Manifest, plat pla
 		}
 	}
 	return m, nil
+}
+
+func noPlatform(name string, m manifest.Manifest, plat platform.Platform) error {
+	var have []string
+	if list, err := manifest.GetPlatformList(m); err == nil {
+		for _, p := range list {
+			if p != nil && p.OS != "unknown" {
+				have = append(have, p.String())
+			}
+		}
+	}
+	return fmt.Errorf("image %s has no manifest for platform %s (it has: %s); choose one with --platform: %w",
+		name, plat, strings.Join(have, ", "), errdefs.ErrUnsupported)
 }
 
 // imageFrom reads the config of image manifest m and describes its layers.
