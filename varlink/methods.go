@@ -40,11 +40,12 @@ type optionalName struct {
 	Name *string `json:"name"`
 }
 
-func seconds(p *int64) time.Duration {
-	if p == nil || *p <= 0 {
-		return 0
+// seconds reads an optional timeout in seconds; absent means the default.
+func seconds(p *int64) (time.Duration, error) {
+	if p == nil {
+		return 0, nil
 	}
-	return time.Duration(*p) * time.Second
+	return containers.Timeout(*p)
 }
 
 // listParams decodes the optional name of an enumeration, and answers
@@ -147,8 +148,12 @@ func start(ctx context.Context, c *call) error {
 	if ok, err := c.params(ctx, &p, "name"); !ok {
 		return err
 	}
+	timeout, err := seconds(p.Timeout)
+	if err != nil {
+		return c.ReplyInvalidParameter(ctx, "timeout")
+	}
 	return c.svc.withEngine(func(e *containers.Engine) error {
-		if err := e.Start(ctx, p.Name, seconds(p.Timeout)); err != nil {
+		if err := e.Start(ctx, p.Name, timeout); err != nil {
 			return err
 		}
 		return c.Reply(ctx, struct{}{})
@@ -172,8 +177,12 @@ func stop(ctx context.Context, c *call) error {
 		}
 		mode = m
 	}
+	timeout, err := seconds(p.Timeout)
+	if err != nil {
+		return c.ReplyInvalidParameter(ctx, "timeout")
+	}
 	return c.svc.withEngine(func(e *containers.Engine) error {
-		if err := e.Stop(ctx, p.Name, mode, seconds(p.Timeout)); err != nil {
+		if err := e.Stop(ctx, p.Name, mode, timeout); err != nil {
 			return err
 		}
 		return c.Reply(ctx, struct{}{})
@@ -185,8 +194,12 @@ func restart(ctx context.Context, c *call) error {
 	if ok, err := c.params(ctx, &p, "name"); !ok {
 		return err
 	}
+	timeout, err := seconds(p.Timeout)
+	if err != nil {
+		return c.ReplyInvalidParameter(ctx, "timeout")
+	}
 	return c.svc.withEngine(func(e *containers.Engine) error {
-		if err := e.Restart(ctx, p.Name, containers.StopGraceful, 0, seconds(p.Timeout)); err != nil {
+		if err := e.Restart(ctx, p.Name, containers.StopGraceful, 0, timeout); err != nil {
 			return err
 		}
 		return c.Reply(ctx, struct{}{})

@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sdme/sdme/engine/fsmeta"
 )
 
 // maskedServices are masked in every host clone. The clone shares the
@@ -231,5 +233,13 @@ func (e *Engine) removeContainerDir(name string) error {
 	} else if len(left) > 0 {
 		return fmt.Errorf("refusing to delete %s: %s is still mounted", dir, left[0])
 	}
-	return os.RemoveAll(dir)
+	err = os.RemoveAll(dir)
+	if errors.Is(err, fs.ErrPermission) {
+		// The guest made some of its files immutable (chattr +i), which
+		// stops even root: clear the flags, then delete.
+		if err = fsmeta.Unpin(dir); err == nil {
+			err = os.RemoveAll(dir)
+		}
+	}
+	return err
 }
