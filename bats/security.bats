@@ -99,6 +99,29 @@ teardown() {
   rm -rf /var/tmp/hostile /root/secret-os-release
 }
 
+@test "creating on a rootfs reads its unit directory inside the rootfs" {
+  tiny_tree /var/tmp/units
+  # etc/systemd leads, on the host, to a directory with a mount unit; in
+  # the tree it leads nowhere. A FIFO stands where the other tree's unit
+  # directory should be: listing it through host paths would block.
+  mkdir -p /run/sdme-hostunits/system
+  touch /run/sdme-hostunits/system/sdme-hostonly.mount
+  ln -s /run/sdme-hostunits /var/tmp/units/etc/systemd
+  sdme fs import units /var/tmp/units
+  run timeout 60 sdme create -r units un1
+  assert_success
+  [ ! -e "$DATADIR/containers/un1/upper/etc/systemd/system/sdme-hostonly.mount" ] ||
+    fail "a unit of the host was masked from the rootfs's symlink"
+  rm /var/tmp/units/etc/systemd
+  mkdir -p /var/tmp/units/etc/systemd
+  mkfifo /var/tmp/units/etc/systemd/system
+  sdme fs import -f units2 /var/tmp/units
+  run timeout 60 sdme create -r units2 -o /etc/systemd/system un2
+  [ "$status" != 124 ] || fail "create blocked on the rootfs's FIFO"
+  assert_success
+  rm -rf /var/tmp/units /run/sdme-hostunits
+}
+
 @test "terminal escapes in an image's os-release never reach the terminal" {
   tiny_tree /var/tmp/escapes
   printf 'PRETTY_NAME="Evil\033]0;owned\007\033[2J\033[31mOS\302\233"\n' > /var/tmp/escapes/usr/lib/os-release

@@ -80,15 +80,55 @@ func Stat(dir, name string) (fs.FileInfo, error) {
 	return f.Stat()
 }
 
+// ReadDir lists the directory name below dir, sorted by name.
+func ReadDir(dir, name string) ([]fs.DirEntry, error) {
+	fd, err := lookup(dir, name)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &fs.PathError{Op: "fstat", Path: name, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: unix.ENOTDIR}
+	}
+	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(fd), os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("reopen %s: %w", name, err)
+	}
+	defer f.Close()
+	return f.ReadDir(-1)
+}
+
+// Readlink returns the target of the symlink name below dir (its last
+// component is not followed; the ones before it are, inside dir).
+func Readlink(dir, name string) (string, error) {
+	fd, err := lookupHow(dir, name, unix.O_PATH|unix.O_NOFOLLOW)
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(fd, "", buf)
+	if err != nil {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: err}
+	}
+	return string(buf[:n]), nil
+}
+
 // lookup opens name below dir with O_PATH, contained in dir.
-func lookup(dir, name string) (int, error) {
+func lookup(dir, name string) (int, error) { return lookupHow(dir, name, unix.O_PATH) }
+
+func lookupHow(dir, name string, flags int) (int, error) {
 	root, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return -1, &fs.PathError{Op: "open", Path: dir, Err: err}
 	}
 	defer unix.Close(root)
 	how := unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Flags:   uint64(flags | unix.O_CLOEXEC),
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	}
 	for {
