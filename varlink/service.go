@@ -67,55 +67,28 @@ type Service struct {
 	idle   atomic.Int64 // unix nanoseconds when active last dropped to 0
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex
-	eng     *containers.Engine   // for the configuration last read
-	retired []*containers.Engine // made for an older configuration, closed at exit
+	engines engines[*containers.Engine]
 }
 
-// engine returns the engine for the current configuration, making a new
-// one when the configuration has changed since the last call.
-func (s *Service) engine() (*containers.Engine, error) {
+// withEngine runs fn with the engine for the current configuration
+// (SetConfig or `sdme config set` may have changed it since the last call).
+func (s *Service) withEngine(fn func(e *containers.Engine) error) error {
 	cfg, err := config.Load(config.Path())
 	if err != nil {
-		return nil, err
+		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.eng == nil || s.eng.Config() != cfg {
-		if s.eng != nil {
-			// A call may still be using it.
-			s.retired = append(s.retired, s.eng)
-		}
-		s.eng = containers.New(cfg)
-	}
-	return s.eng, nil
+	l := s.engines.acquire(cfg)
+	defer s.engines.release(l)
+	return fn(l.e)
 }
 
 // store returns the rootfs store of the current configuration, and that.
 func (s *Service) store() (rootfs.Store, config.Config, error) {
-	e, err := s.engine()
+	cfg, err := config.Load(config.Path())
 	if err != nil {
 		return rootfs.Store{}, config.Config{}, err
 	}
-	return rootfs.New(e.Config().Datadir), e.Config(), nil
-}
-
-func (s *Service) withEngine(fn func(e *containers.Engine) error) error {
-	e, err := s.engine()
-	if err != nil {
-		return err
-	}
-	return fn(e)
-}
-
-func (s *Service) closeEngines() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, e := range append(s.retired, s.eng) {
-		if e != nil {
-			e.Close()
-		}
-	}
+	return rootfs.New(cfg.Datadir), cfg, nil
 }
 
 // Serve runs the service until ctx ends or it has been idle for
@@ -135,7 +108,7 @@ func Serve(ctx context.Context, opts Options) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s := &Service{ctx: ctx, vs: vs, opts: opts}
+	s := &Service{ctx: ctx, vs: vs, opts: opts, engines: engines[*containers.Engine]{make: containers.New}}
 	s.idle.Store(time.Now().UnixNano())
 	if err := vs.RegisterInterface(&iface{svc: s, idl: IDL, methods: methods()}); err != nil {
 		return err
@@ -162,7 +135,7 @@ func Serve(ctx context.Context, opts Options) error {
 	if len(listeners) == 0 {
 		// Only connected sockets: done when they are.
 		s.wg.Wait()
-		s.closeEngines()
+		s.engines.close()
 		return nil
 	}
 	s.waitIdle(ctx)
@@ -172,7 +145,7 @@ func Serve(ctx context.Context, opts Options) error {
 	daemon.SdNotify(false, daemon.SdNotifyStopping)
 	cancel()
 	s.wg.Wait()
-	s.closeEngines()
+	s.engines.close()
 	return nil
 }
 
