@@ -99,18 +99,10 @@ func Serve(ctx context.Context, opts Options) error {
 	if opts.Address == "" {
 		opts.Address = DefaultAddress
 	}
-	if opts.MaxConnections <= 0 {
-		opts.MaxConnections = DefaultMaxConnections
-	}
-	vs, err := varlink.NewService("sdme", "sdme", opts.Version, "https://github.com/sdme/sdme")
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s := &Service{ctx: ctx, vs: vs, opts: opts, engines: engines[*containers.Engine]{make: containers.New}}
-	s.idle.Store(time.Now().UnixNano())
-	if err := vs.RegisterInterface(&iface{svc: s, idl: IDL, methods: methods()}); err != nil {
+	s, err := newService(ctx, opts, methods())
+	if err != nil {
 		return err
 	}
 	listeners, conns, err := activated()
@@ -147,6 +139,23 @@ func Serve(ctx context.Context, opts Options) error {
 	s.wg.Wait()
 	s.engines.close()
 	return nil
+}
+
+// newService makes the service of the io.sdme methods in table.
+func newService(ctx context.Context, opts Options, table map[string]method) (*Service, error) {
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = DefaultMaxConnections
+	}
+	vs, err := varlink.NewService("sdme", "sdme", opts.Version, "https://github.com/sdme/sdme")
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{ctx: ctx, vs: vs, opts: opts, engines: engines[*containers.Engine]{make: containers.New}}
+	s.idle.Store(time.Now().UnixNano())
+	if err := vs.RegisterInterface(&iface{svc: s, idl: IDL, methods: table}); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // waitIdle returns when ctx ends or the service has been idle long enough.
