@@ -2,32 +2,44 @@ package varlink
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
 )
 
 // serveTable serves the methods of table on a socket of its own and
-// returns the socket's path.
+// returns the socket's address.
 func serveTable(t *testing.T, opts Options, table map[string]method) string {
+	return listen(t, newTestService(t, opts, table))
+}
+
+func newTestService(t *testing.T, opts Options, table map[string]method) *Service {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := newService(ctx, opts, table)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := t.TempDir() + "/io.sdme"
-	l, err := bind(addr)
+	t.Cleanup(func() {
+		cancel()
+		s.wg.Wait()
+	})
+	return s
+}
+
+// listen serves s on an abstract socket, which any user may connect to.
+func listen(t *testing.T, s *Service) string {
+	t.Helper()
+	addr := fmt.Sprintf("@sdme-test-%d-%s", os.Getpid(), t.Name())
+	l, err := net.Listen("unix", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	go s.accept(l)
-	t.Cleanup(func() {
-		l.Close()
-		cancel()
-		s.wg.Wait()
-	})
+	t.Cleanup(func() { l.Close() })
 	return addr
 }
 
