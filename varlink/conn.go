@@ -30,7 +30,9 @@ const (
 	readSize = 8 << 10
 	// freeAfter: after a message this large, the heap goes back to the
 	// kernel at once. Go's scavenger would return it only minutes later,
-	// and the service's memory would stay at its peak until then.
+	// and the service's memory would stay at its peak until then. Only
+	// root's messages can be this large, so no user can make the service
+	// collect its garbage at every call.
 	freeAfter = 1 << 20
 )
 
