@@ -37,14 +37,14 @@ type limits struct {
 	writeTimeout time.Duration
 }
 
-// limitsFor returns the limits for opts, whose connection count has its
-// default. A quarter of the connections is kept for root, and one user
-// may hold an eighth: it takes six users, not one, to fill the rest.
+// limitsFor returns the limits for opts, its defaults filled in. A
+// quarter of the connections (at least one) is kept for root, and one
+// user may hold an eighth: it takes six users, not one, to fill the rest.
 // (sd-varlink, too, lets one UID hold only a quarter of its connections.)
 func limitsFor(opts Options) limits {
 	return limits{
 		maxConns:     opts.MaxConnections,
-		rootReserve:  opts.MaxConnections / 4,
+		rootReserve:  max(1, opts.MaxConnections/4),
 		perUser:      max(1, opts.MaxConnections/8),
 		clientIdle:   opts.ClientIdleTimeout,
 		writeTimeout: writeTimeout,
