@@ -39,6 +39,10 @@ func TestAdmissionKeepsRoomForRoot(t *testing.T) {
 				c.uid, c.total, c.nonRoot, c.ofUID, got, c.want)
 		}
 	}
+	tiny := limitsFor(Options{MaxConnections: 2})
+	if tiny.admits(1001, 1, 1, 0) || !tiny.admits(0, 1, 1, 0) {
+		t.Error("with 2 connections, the second is not kept for root")
+	}
 }
 
 // dialAs connects to addr as uid, which is what SO_PEERCRED then reports
