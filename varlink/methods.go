@@ -8,6 +8,7 @@ import (
 	"github.com/sdme/sdme/engine/config"
 	"github.com/sdme/sdme/engine/containers"
 	"github.com/sdme/sdme/engine/importer"
+	"github.com/sdme/sdme/engine/progress"
 	"github.com/sdme/sdme/engine/rootfs"
 )
 
@@ -297,15 +298,7 @@ func importRootfs(ctx context.Context, c *call) error {
 		opts.Platform = *p.Platform
 	}
 	opts.AnyInsecure = p.Insecure != nil && *p.Insecure
-	var rep *streamer
-	if c.WantsMore() {
-		rep = newStreamer(ctx, c)
-	}
-	// A client that goes away does not stop the import: it finishes (or
-	// fails and cleans up) as if the client had waited, as importd's
-	// transfers do. Only the service's own shutdown cancels it.
-	res, err := importer.Import(c.svc.ctx, store, opts, rep.reporter())
-	rep.close()
+	res, err := runImport(ctx, c, store, opts)
 	if err != nil {
 		return err
 	}
@@ -314,6 +307,21 @@ func importRootfs(ctx context.Context, c *call) error {
 		Rootfs   rootfs.Info `json:"rootfs"`
 		Warnings []string    `json:"warnings"`
 	}{res.Info, append([]string{}, res.Warnings...)})
+}
+
+// runImport imports, streaming the progress to the client if it asked for
+// more. A client that goes away does not stop the import: it finishes (or
+// fails and cleans up) as if the client had waited, as importd's
+// transfers do. Only the service's own shutdown cancels it. The streamer
+// has stopped when runImport returns, even if the import panicked.
+func runImport(ctx context.Context, c *call, store rootfs.Store, opts importer.Options) (importer.Result, error) {
+	rep := progress.Discard
+	if c.WantsMore() {
+		s := newStreamer(ctx, c)
+		defer s.close()
+		rep = s
+	}
+	return importer.Import(c.svc.ctx, store, opts, rep)
 }
 
 func getConfig(ctx context.Context, c *call) error {
