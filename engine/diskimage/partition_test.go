@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"hash/crc32"
+	"io"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -318,5 +319,122 @@ func TestPartitionsSfdisk(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: Partitions = %v, %v; want %v", label, got, err, want)
 		}
+	}
+}
+
+// setGPTHeader edits the GPT header at byte off of disk and fixes its
+// checksum, as a crafted image would.
+func setGPTHeader(disk []byte, off int, edit func(h []byte)) {
+	h := disk[off : off+92]
+	edit(h)
+	le := binary.LittleEndian
+	le.PutUint32(h[16:], 0)
+	le.PutUint32(h[16:], crc32.ChecksumIEEE(h))
+}
+
+// A header whose entry count times entry size overflows int64: the
+// product of 0xffffffff and 0xfffffff8 wraps to a negative number, which
+// passed the size checks and made make panic (through varlink this took
+// the whole service down).
+func TestPartitionsGPTEntryOverflow(t *testing.T) {
+	for _, c := range []struct{ count, esize uint32 }{
+		{0xffffffff, 0xfffffff8}, // the crafted header that panicked
+		{0x80000000, 0x80000000},
+		{0xffffffff, 128},
+		{1, 0xfffffff8},
+		{32769, 128}, // one entry more than the 4 MiB sdme reads
+	} {
+		disk := makeGPT(128, []gptPart{{34, 100, linuxGUID}}, false)
+		setGPTHeader(disk, 512, func(h []byte) {
+			binary.LittleEndian.PutUint32(h[80:], c.count)
+			binary.LittleEndian.PutUint32(h[84:], c.esize)
+		})
+		_, err := Partitions(bytes.NewReader(disk), int64(len(disk)))
+		if !errors.Is(err, errdefs.ErrCorrupt) || !strings.Contains(err.Error(), "GPT") {
+			t.Errorf("%d entries of %d bytes: err = %v; want ErrCorrupt naming the GPT", c.count, c.esize, err)
+		}
+	}
+}
+
+// zeroTail is a disk of size bytes that starts with data and reads as
+// zeros after it, as a sparse image does: the fuzzer can try tables on
+// disks of terabytes with inputs of kilobytes.
+type zeroTail struct {
+	data []byte
+	size int64
+}
+
+func (z zeroTail) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("negative offset")
+	}
+	if off >= z.size {
+		return 0, io.EOF
+	}
+	n := int(min(int64(len(p)), z.size-off))
+	clear(p[:n])
+	if off < int64(len(z.data)) {
+		copy(p[:n], z.data[off:])
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// FuzzPartitions feeds crafted tables to the parser: it must neither
+// panic nor allocate without bound, and whatever it returns must lie
+// inside the disk, or be an error of the classes an import reports.
+//
+//	go test -run='^$' -fuzz=FuzzPartitions -fuzztime=5m ./engine/diskimage
+func FuzzPartitions(f *testing.F) {
+	for _, disk := range fuzzSeeds() {
+		f.Add(disk, uint32(0))
+	}
+	f.Add(makeGPT(128, []gptPart{{34, 100, linuxGUID}}, false), uint32(1<<31))
+	f.Fuzz(func(t *testing.T, data []byte, sectorsMore uint32) {
+		size := int64(len(data)) + int64(sectorsMore)*512
+		parts, err := Partitions(zeroTail{data, size}, size)
+		if err != nil {
+			if !errors.Is(err, errdefs.ErrCorrupt) && !errors.Is(err, errdefs.ErrUnsupported) {
+				t.Fatalf("err = %v; want ErrCorrupt or ErrUnsupported", err)
+			}
+			return
+		}
+		if len(parts) == 0 {
+			t.Fatal("no partitions and no error")
+		}
+		for _, p := range parts {
+			if p.Start < 0 || p.Size <= 0 || p.Start > size-p.Size || p.Type == "" {
+				t.Fatalf("partition %+v on a disk of %d bytes", p, size)
+			}
+		}
+	})
+}
+
+// fuzzSeeds are small disks of each kind Partitions reads.
+func fuzzSeeds() [][]byte {
+	const swap = "0657fd6d-a4ab-43c4-84e5-0933c84b4f4f"
+	gpt := makeGPT(128, []gptPart{{34, 63, linuxGUID}, {64, 95, swap}, {96, 110, linuxGUID}}, true)
+	hybrid := makeGPT(128, []gptPart{{64, 110, linuxGUID}}, false)
+	putMBR(hybrid[:512], []mbrPart{{0xEE, 1, 63}, {0x83, 64, 47}})
+	overflow := makeGPT(128, []gptPart{{34, 100, linuxGUID}}, false)
+	setGPTHeader(overflow, 512, func(h []byte) {
+		binary.LittleEndian.PutUint32(h[80:], 0xffffffff)
+		binary.LittleEndian.PutUint32(h[84:], 0xfffffff8)
+	})
+	mbr := make([]byte, 256*512)
+	putMBR(mbr, []mbrPart{{0x83, 8, 40}, {0x05, 64, 190}})
+	putMBR(mbr[64*512:], []mbrPart{{0x82, 2, 20}, {0x05, 40, 100}})
+	putMBR(mbr[104*512:], []mbrPart{{0x83, 2, 90}})
+	ext := make([]byte, 2048)
+	ext[1080], ext[1081] = 0x53, 0xEF
+	btrfs := make([]byte, 0x10048)
+	copy(btrfs[0x10040:], "_BHRfS_M")
+	erofs := make([]byte, 2048)
+	copy(erofs[1024:], "\xe2\xe1\xf5\xe0")
+	return [][]byte{gpt, hybrid, overflow, mbr, ext, btrfs, erofs,
+		append([]byte("XFSB"), make([]byte, 508)...),
+		append([]byte("hsqs"), make([]byte, 508)...),
 	}
 }
