@@ -97,8 +97,8 @@ func (m *Mounted) attachQCOW2(ctx context.Context, image string) (view string, e
 		if terr := m.teardown(); terr != nil {
 			return "", errors.Join(append(errs, terr)...)
 		}
-		if ctx.Err() != nil {
-			break
+		if err := ctx.Err(); err != nil {
+			return "", err
 		}
 	}
 	return "", fmt.Errorf("%s: cannot attach the QCOW2 image: %w", image, errors.Join(errs...))
