@@ -191,10 +191,19 @@ var notFileSystems = map[string]bool{
 var btrfsRoots = []string{"root", "@"}
 
 // mountRoot mounts the partitions of view one at a time, largest first,
-// until one holds an operating system.
+// until one holds an operating system. Only file systems sdme recognises
+// are handed to the kernel, each under its own type: without one, mount
+// would have the kernel try every file system it has (or can load) on
+// whatever a partition holds, and the less used of those drivers are not
+// hardened against crafted images.
 func (m *Mounted) mountRoot(ctx context.Context, image, view string, parts []Partition) error {
 	parts = slices.Clone(parts)
 	slices.SortStableFunc(parts, func(a, b Partition) int { return cmp.Compare(b.Size, a.Size) })
+	disk, err := os.Open(view)
+	if err != nil {
+		return err
+	}
+	defer disk.Close()
 	mnt := filepath.Join(m.workdir, rootDir)
 	if err := os.Mkdir(mnt, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
@@ -204,10 +213,15 @@ func (m *Mounted) mountRoot(ctx context.Context, image, view string, parts []Par
 		if notFileSystems[p.Type] {
 			continue
 		}
+		fs := fsKind(io.NewSectionReader(disk, p.Start, p.Size))
+		if fs == "" {
+			notes = append(notes, fmt.Sprintf("partition %d (type %s): no file system sdme mounts (ext4, XFS, btrfs, SquashFS, EROFS)", p.Index, p.Type))
+			continue
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		dev, err := m.mountPartition(ctx, view, p, mnt)
+		dev, err := m.mountPartition(ctx, view, p, fs, mnt)
 		if errors.Is(err, errdefs.ErrMissingProgram) || ctx.Err() != nil {
 			return fmt.Errorf("%s: %w", image, err)
 		}

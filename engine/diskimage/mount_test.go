@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -514,5 +515,129 @@ func TestCloseForeignCopy(t *testing.T) {
 				t.Errorf("after Close: %v", l)
 			}
 		})
+	}
+}
+
+// mountOf returns the file system type and the per-mount options of the
+// topmost mount on point, as /proc/self/mountinfo shows them.
+func mountOf(t *testing.T, point string) (fstype string, opts []string) {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		// ID PARENT MAJ:MIN ROOT POINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPER
+		f := strings.Fields(line)
+		if len(f) < 10 || f[4] != point {
+			continue
+		}
+		if i := slices.Index(f, "-"); i > 5 && i+1 < len(f) {
+			fstype, opts = f[i+1], strings.Split(f[5], ",")
+		}
+	}
+	if fstype == "" {
+		t.Fatalf("nothing is mounted on %s", point)
+	}
+	return fstype, opts
+}
+
+// TestMountOptions checks, while the root is mounted, that the kernel was
+// told its type and that nothing on it can raise privileges, open
+// devices or run.
+func TestMountOptions(t *testing.T) {
+	need(t, "losetup", "mount")
+	dir := makeImages(t)
+	tree := filepath.Join(dir, "tree")
+	for _, c := range []struct {
+		name, program, fstype string
+		make                  func(img string)
+	}{
+		{"gpt-ext4", "", "ext4", nil},
+		{"squashfs", "mksquashfs", "squashfs", func(img string) { sh(t, "", "mksquashfs", tree, img, "-quiet", "-noappend") }},
+		{"erofs", "mkfs.erofs", "erofs", func(img string) { sh(t, "", "mkfs.erofs", "--quiet", img, tree) }},
+		{"xfs", "mkfs.xfs", "xfs", func(img string) {
+			// mkfs.xfs cannot fill a file system from a directory.
+			sh(t, "", "truncate", "-s", "300M", img)
+			sh(t, "", "mkfs.xfs", "-q", img)
+			mnt := t.TempDir()
+			sh(t, "", "mount", "-o", "loop", img, mnt)
+			sh(t, "", "cp", "-a", tree+"/.", mnt)
+			sh(t, "", "umount", mnt)
+		}},
+		{"btrfs", "mkfs.btrfs", "btrfs", func(img string) {
+			sh(t, "", "truncate", "-s", "128M", img)
+			sh(t, "", "mkfs.btrfs", "-q", "--rootdir", tree, img)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			img := filepath.Join(dir, "disk.raw")
+			if c.make != nil {
+				need(t, c.program)
+				img = filepath.Join(dir, c.name+".img")
+				c.make(img)
+			}
+			workdir := filepath.Join(dir, "work-"+c.name)
+			m, err := Mount(context.Background(), img, workdir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer Cleanup(workdir)
+			fstype, opts := mountOf(t, filepath.Join(workdir, rootDir))
+			if fstype != c.fstype {
+				t.Errorf("mounted as %s; want %s", fstype, c.fstype)
+			}
+			for _, o := range []string{"ro", "nosuid", "nodev", "noexec"} {
+				if !slices.Contains(opts, o) {
+					t.Errorf("mount options %v lack %s", opts, o)
+				}
+			}
+			if err := m.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestMountSkipsUnknown: a partition holding no file system sdme knows
+// is never handed to the kernel to probe, and the error says what each
+// partition held.
+func TestMountSkipsUnknown(t *testing.T) {
+	bin := need(t, "losetup", "mount", "sfdisk", "mkfs.cramfs")
+	dir := makeImages(t)
+	cramfs := filepath.Join(dir, "root.cramfs")
+	sh(t, "", bin["mkfs.cramfs"], filepath.Join(dir, "tree"), cramfs)
+	raw := filepath.Join(dir, "disk.raw")
+	parts, err := Partitions(openFile(t, raw), 32<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(cramfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(raw, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parts {
+		if _, err := f.WriteAt(append(data, make([]byte, 4096)...), p.Start); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	workdir := filepath.Join(dir, "work")
+	_, err = Mount(context.Background(), raw, workdir)
+	t.Log(err)
+	for _, want := range []string{
+		"partition 1 (type " + linuxGUID + "): no file system sdme mounts",
+		"partition 2 (type " + linuxGUID + "): no file system sdme mounts",
+	} {
+		if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v; want ErrUnsupported saying %q", err, want)
+		}
+	}
+	if l := leftovers(t, workdir, raw); len(l) > 0 {
+		t.Errorf("after failed Mount: %v", l)
 	}
 }
