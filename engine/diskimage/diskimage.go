@@ -28,6 +28,7 @@ import (
 	"strings"
 
 	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/intree"
 )
 
 // Kind is the container format of a disk image.
@@ -234,8 +235,8 @@ func (m *Mounted) mountRoot(ctx context.Context, image, view string, parts []Par
 			subs = append(subs, btrfsRoots...)
 		}
 		for _, sub := range subs {
-			if hasOSRelease(filepath.Join(mnt, sub)) {
-				m.Dir = filepath.Join(mnt, sub)
+			if dir := filepath.Join(mnt, sub); isDir(dir) && hasOSRelease(dir) {
+				m.Dir = dir
 				m.Partition = p
 				return nil
 			}
@@ -251,9 +252,21 @@ func (m *Mounted) mountRoot(ctx context.Context, image, view string, parts []Par
 	return fmt.Errorf("%s: %w", msg, errdefs.ErrUnsupported)
 }
 
+// isDir reports whether path is a directory and not a symlink: a
+// subvolume "root" that is a symlink to / would hand the host's root to
+// the copy.
+func isDir(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.IsDir()
+}
+
+// hasOSRelease reports whether the tree at dir holds an os-release file.
+// Its symlinks resolve inside the tree (intree): an image whose etc is a
+// symlink to /etc must not pass for an operating system on the strength
+// of the host's os-release.
 func hasOSRelease(dir string) bool {
 	for _, p := range []string{"etc/os-release", "usr/lib/os-release"} {
-		if fi, err := os.Lstat(filepath.Join(dir, p)); err == nil && (fi.Mode().IsRegular() || fi.Mode()&os.ModeSymlink != 0) {
+		if fi, err := intree.Stat(dir, p); err == nil && fi.Mode().IsRegular() {
 			return true
 		}
 	}

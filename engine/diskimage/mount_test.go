@@ -641,3 +641,51 @@ func TestMountSkipsUnknown(t *testing.T) {
 		t.Errorf("after failed Mount: %v", l)
 	}
 }
+
+// TestMountSymlinksStayInside: the image's symlinks lead nowhere but
+// into the image. An etc that links to the host's /etc does not make a
+// file system an operating system, and a btrfs subvolume "root" that
+// links to / does not make the host's / the tree to copy.
+func TestMountSymlinksStayInside(t *testing.T) {
+	need(t, "losetup", "mount")
+	if !exists("/etc/os-release") {
+		t.Skip("the host has no /etc/os-release to be fooled by")
+	}
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	if err := os.Mkdir(tree, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, program, link, target string
+		make                        func(img string)
+	}{
+		{"ext4-etc", "mkfs.ext4", "etc", "/etc", func(img string) {
+			sh(t, "", "mkfs.ext4", "-q", "-F", "-d", tree, img, "8M")
+		}},
+		{"btrfs-root", "mkfs.btrfs", "root", "/", func(img string) {
+			sh(t, "", "truncate", "-s", "128M", img)
+			sh(t, "", "mkfs.btrfs", "-q", "--rootdir", tree, img)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			need(t, c.program)
+			os.Remove(filepath.Join(tree, "etc"))
+			os.Remove(filepath.Join(tree, "root"))
+			if err := os.Symlink(c.target, filepath.Join(tree, c.link)); err != nil {
+				t.Fatal(err)
+			}
+			img := filepath.Join(dir, c.name+".img")
+			c.make(img)
+			workdir := filepath.Join(dir, "work-"+c.name)
+			m, err := Mount(context.Background(), img, workdir)
+			if err == nil {
+				defer Cleanup(workdir)
+				t.Fatalf("Mount took %s for the root of the image", m.Dir)
+			}
+			if !errors.Is(err, errdefs.ErrUnsupported) {
+				t.Errorf("err = %v; want ErrUnsupported", err)
+			}
+		})
+	}
+}
