@@ -94,7 +94,7 @@ func (m *Mounted) attachQCOW2(ctx context.Context, image string) (view string, e
 			return view, nil
 		}
 		errs = append(errs, err)
-		if terr := m.teardown(); terr != nil {
+		if terr := m.detach(); terr != nil {
 			return "", errors.Join(append(errs, terr)...)
 		}
 		if err := ctx.Err(); err != nil {
@@ -155,7 +155,7 @@ func (m *Mounted) attachNBD(ctx context.Context, image string) (string, error) {
 			return "", fmt.Errorf("%s did not come up after qemu-nbd connected it", dev)
 		}
 		errs = append(errs, err)
-		if err := m.teardown(); err != nil {
+		if err := m.detach(); err != nil {
 			return "", err
 		}
 		if ctx.Err() != nil {
@@ -366,7 +366,7 @@ func (m *Mounted) release(mnt, dev string, ref loopRef) error {
 		return err
 	}
 	// A device another mount namespace pins detaches itself later (see
-	// teardown); waiting only keeps devices from piling up.
+	// detach); waiting only keeps devices from piling up.
 	settle([]loopDevice{{name: filepath.Base(dev), loopRef: ref}}, 2*time.Second)
 	return m.forget(ref)
 }

@@ -1,6 +1,7 @@
 package diskimage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,12 +12,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sdme/sdme/engine/errdefs"
 
 	"github.com/sdme/sdme/engine/mountinfo"
+	"github.com/sdme/sdme/engine/rootonly"
 )
 
 // need skips the test unless it runs as root with loop devices and the
@@ -687,5 +690,164 @@ func TestMountSymlinksStayInside(t *testing.T) {
 				t.Errorf("err = %v; want ErrUnsupported", err)
 			}
 		})
+	}
+}
+
+// TestMountPrivateCopy: an image users other than root can change is
+// used through a copy in the work directory; a root-only one in place.
+func TestMountPrivateCopy(t *testing.T) {
+	need(t, "losetup", "mount")
+	dir := makeImages(t)
+	if err := rootonly.Check(dir); err != nil {
+		t.Skipf("the temporary directory is not root's alone: %v", err)
+	}
+	users := filepath.Join(dir, "users")
+	if err := os.Mkdir(users, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(users, 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, file string
+		prepare    func(image string) string
+		why        string // what Copied says; "" for in place
+	}{
+		{"root's", "disk.raw", func(image string) string { return image }, ""},
+		{"user's file", "disk.raw", func(image string) string {
+			if err := os.Chown(image, 1000, 1000); err != nil {
+				t.Fatal(err)
+			}
+			return image
+		}, "belongs to uid 1000"},
+		{"user's directory", "disk.raw", func(image string) string {
+			moved := filepath.Join(users, "disk.raw")
+			if err := os.Rename(image, moved); err != nil {
+				t.Fatal(err)
+			}
+			return moved
+		}, users + " belongs to uid 1000"},
+		{"world-writable", "disk.qcow2", func(image string) string {
+			if err := os.Chmod(image, 0o666); err != nil {
+				t.Fatal(err)
+			}
+			return image
+		}, "writable by its group or by others"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := filepath.Join(dir, c.file)
+			image := filepath.Join(dir, "case.img")
+			sh(t, "", "cp", "--sparse=always", src, image)
+			image = c.prepare(image)
+			defer os.Remove(image)
+			workdir := filepath.Join(dir, "work")
+			m, err := Mount(context.Background(), image, workdir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer Cleanup(workdir)
+			copied := filepath.Join(workdir, copyFile)
+			if c.why == "" && (m.Copied != "" || exists(copied)) {
+				t.Errorf("a root-only image was copied: %q", m.Copied)
+			}
+			if c.why != "" && (!strings.Contains(m.Copied, c.why) || !exists(copied)) {
+				t.Errorf("Copied = %q, copy exists: %v; want a copy because %s", m.Copied, exists(copied), c.why)
+			}
+			// What the kernel reads: the loop device under the root.
+			backing := image
+			if c.why != "" {
+				backing = copied
+			}
+			if m.Kind == QCOW2 {
+				backing = filepath.Join(workdir, map[string]string{"fuse": exportFile, "convert": rawFile, "nbd": ""}[m.Via])
+			}
+			loops, err := boundLoops()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var files []string
+			for _, l := range loops {
+				if strings.HasPrefix(l.File, dir+"/") {
+					files = append(files, l.File)
+				}
+			}
+			if m.Via != "nbd" && !slices.Equal(files, []string{backing}) {
+				t.Errorf("loop devices over %v; want one over %s", files, backing)
+			}
+			if err := m.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if l := leftovers(t, workdir, image); len(l) > 0 {
+				t.Errorf("after Close: %v", l)
+			}
+		})
+	}
+}
+
+// TestPrivateCopy copies a sparse file: the data arrives, the holes stay
+// holes.
+func TestPrivateCopy(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	f, err := os.Create(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range []int64{0, 8 << 20, 40 << 20} {
+		if _, err := f.WriteAt(bytes.Repeat([]byte{byte(off>>20) + 1}, 100000), off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Truncate(64 << 20); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, "dst")
+	if err := privateCopy(context.Background(), f, dst); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	want, _ := os.ReadFile(src)
+	got, err := os.ReadFile(dst)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("the copy differs from the original (%d and %d bytes): %v", len(got), len(want), err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(dst, &st); err != nil {
+		t.Fatal(err)
+	}
+	if used := st.Blocks * 512; used > 4<<20 {
+		t.Errorf("the copy of 300 KB of data in 64 MiB takes %d bytes", used)
+	}
+	if err := privateCopy(context.Background(), f, dst); !errors.Is(err, os.ErrExist) {
+		t.Errorf("copying over an existing file: err = %v; want ErrExist", err)
+	}
+}
+
+// TestMountSpecialFiles: a FIFO or a device where the image should be is
+// refused without being opened: opening the FIFO would block for ever.
+func TestMountSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	null := filepath.Join(dir, "null")
+	if err := os.Symlink("/dev/null", null); err != nil {
+		t.Fatal(err)
+	}
+	for _, image := range []string{fifo, null} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := Mount(context.Background(), image, filepath.Join(dir, "work"))
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("%s: err = %v; want ErrUnsupported, not a regular file", image, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Mount of %s still blocks after 10s", image)
+		}
 	}
 }
