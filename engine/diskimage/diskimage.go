@@ -353,6 +353,7 @@ func (m *Mounted) mountRoot(ctx context.Context, image, view string, parts []Par
 		if err := m.release(mnt, dev, loopRef{File: view, Offset: p.Start, Size: p.Size}); err != nil {
 			return fmt.Errorf("%s: %w", image, err)
 		}
+		notes = append(notes, fmt.Sprintf("partition %d: %s file system without os-release", p.Index, fs))
 	}
 	msg := fmt.Sprintf("no partition in %s holds an operating system (looked for etc/os-release)", image)
 	if len(notes) > 0 {

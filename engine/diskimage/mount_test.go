@@ -298,6 +298,9 @@ func TestMountNoOS(t *testing.T) {
 		if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "no partition in "+image+" holds an operating system") {
 			t.Errorf("%s: err = %v; want ErrUnsupported naming the image", file, err)
 		}
+		if err != nil && !strings.Contains(err.Error(), "ext file system without os-release") {
+			t.Errorf("%s: err = %v; want it to say what the ext4 partition held", file, err)
+		}
 		if l := leftovers(t, workdir, image); len(l) > 0 {
 			t.Errorf("%s: after failed Mount: %v", file, l)
 		}
