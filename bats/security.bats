@@ -85,14 +85,14 @@ teardown() {
   echo 'PRETTY_NAME="HOST SECRET"' > /root/secret-os-release
   mkdir -p /var/tmp/hostile/usr/bin
   ln -s /usr/bin/dbus-daemon /var/tmp/hostile/usr/bin/dbus-broker
-  run timeout 60 sdme fs import hostile /var/tmp/hostile
+  run timeout -k 5 60 sdme fs import hostile /var/tmp/hostile
   assert_success
   assert_output --partial "has no os-release"
   assert_output --partial "has no D-Bus daemon"
   # An os-release that points at a host file names nothing of the host.
   rm /var/tmp/hostile/etc/os-release /var/tmp/hostile/usr/lib/os-release
   ln -s /root/secret-os-release /var/tmp/hostile/etc/os-release
-  run timeout 60 sdme fs import -f hostile /var/tmp/hostile
+  run timeout -k 5 60 sdme fs import -f hostile /var/tmp/hostile
   assert_success
   run sdme fs ls
   refute_output --partial "HOST SECRET"
@@ -108,7 +108,7 @@ teardown() {
   touch /run/sdme-hostunits/system/sdme-hostonly.mount
   ln -s /run/sdme-hostunits /var/tmp/units/etc/systemd
   sdme fs import units /var/tmp/units
-  run timeout 60 sdme create -r units un1
+  run timeout -k 5 60 sdme create -r units un1
   assert_success
   [ ! -e "$DATADIR/containers/un1/upper/etc/systemd/system/sdme-hostonly.mount" ] ||
     fail "a unit of the host was masked from the rootfs's symlink"
@@ -116,7 +116,7 @@ teardown() {
   mkdir -p /var/tmp/units/etc/systemd
   mkfifo /var/tmp/units/etc/systemd/system
   sdme fs import -f units2 /var/tmp/units
-  run timeout 60 sdme create -r units2 -o /etc/systemd/system un2
+  run timeout -k 5 60 sdme create -r units2 -o /etc/systemd/system un2
   [ "$status" != 124 ] || fail "create blocked on the rootfs's FIFO"
   assert_success
   rm -rf /var/tmp/units /run/sdme-hostunits
@@ -143,7 +143,7 @@ teardown() {
   sdme exec pw sh -c 'cp /etc/passwd /run/passwd && ln -sf /run/passwd /etc/passwd'
   mkfifo /run/passwd
   # With join_as_sudo_user, join looks up $SUDO_USER in the guest's passwd.
-  run timeout 60 env SUDO_USER=tester sdme join pw id -un </dev/null
+  run timeout -k 5 60 env SUDO_USER=tester sdme join pw id -un </dev/null
   rm -f /run/passwd
   [ "$status" != 124 ] || fail "join blocked on a host FIFO"
   assert_success
