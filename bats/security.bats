@@ -236,22 +236,40 @@ teardown() {
 @test "a reader listing in a loop never makes root's writes fail as busy" {
   tiny_tree /var/tmp/tiny
   sdme fs import tiny /var/tmp/tiny
-  # A leftover of a dead import, which collection may lock.
+  # A leftover of a dead import, which only a writer may collect.
   mkdir -p "$DATADIR/fs/.tiny.import-999999/rootfs"
-  ( while :; do
-      setpriv --reuid=nobody --regid=nogroup --clear-groups varlinkctl call --more "$VL" io.sdme.ListRootfs '{}' >/dev/null 2>&1
-    done ) &
-  reader=$!
+  # Two unprivileged clients list as fast as the service answers, each on
+  # a connection of its own, while root creates containers on the rootfs.
+  cat > /var/tmp/lister.py <<'PY'
+import json, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect("/run/sdme/io.sdme")
+call = json.dumps({"method": "io.sdme.ListRootfs", "parameters": {}, "more": True}).encode() + b"\0"
+buf, end = b"", time.time() + float(sys.argv[1])
+while time.time() < end:
+    s.sendall(call)
+    while True:
+        while b"\0" not in buf:
+            buf += s.recv(65536)
+        msg, _, buf = buf.partition(b"\0")
+        if not json.loads(msg).get("continues"):
+            break
+PY
+  for _ in 1 2; do
+    setpriv --reuid=nobody --regid=nogroup --clear-groups python3 /var/tmp/lister.py 60 &
+  done
   failed=0
-  for i in $(seq 30); do
+  for i in $(seq 40); do
     sdme create -r tiny "ro$i" >/dev/null 2>&1 || failed=$((failed + 1))
   done
-  kill $reader; wait $reader 2>/dev/null || true
-  [ "$failed" = 0 ] || fail "$failed of 30 creates failed while a reader listed"
-  for i in $(seq 30); do sdme rm "ro$i" >/dev/null; done
+  kill %1 %2 2>/dev/null; wait 2>/dev/null || true
+  [ "$failed" = 0 ] || fail "$failed of 40 creates failed while a reader listed"
+  [ -d "$DATADIR/fs/.tiny.import-999999" ] || fail "a reader collected a leftover"
+  for i in $(seq 40); do sdme rm "ro$i" >/dev/null; done
   run sdme fs rm tiny
   assert_success
   ! ls -A "$DATADIR/fs" | grep -q import- || fail "the dead import's leftover stayed"
+  rm -f /var/tmp/lister.py
 }
 
 @test "timeouts too long for a duration are refused, not wrapped around" {
