@@ -68,6 +68,9 @@ teardown() { remove_all; rm -rf "$HOME"; }
 }
 
 @test "datadir and host_rootfs_opaque_dirs take effect" {
+  # Made first: in the world-writable /var/tmp, a missing datadir could be
+  # made by anyone, and sdme refuses it (security.bats).
+  install -d -m 0755 /var/tmp/sdme-alt
   sdme config set datadir /var/tmp/sdme-alt
   sdme config set host_rootfs_opaque_dirs /etc/systemd/system,/var/log,/opt
   sdme create alt1

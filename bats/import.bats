@@ -334,7 +334,7 @@ assert_store_clean() {
   assert_store_clean
 }
 
-@test "SIGKILL during a download: the next command cleans up, the name is free" {
+@test "SIGKILL during a download: the next import cleans up, the name is free" {
   sdme fs import --name slow "$FIX_HTTP/slow/base.tar.zst" -q &
   pid=$!
   wait_for_staging slow
@@ -342,8 +342,13 @@ assert_store_clean() {
   wait $pid || true
   [ ! -e "$DATADIR/fs/slow" ]
   ls -A "$DATADIR/fs" | grep -q '^\.slow\.import-' || fail "expected a staging directory after SIGKILL"
+  # fs ls only reads: it hides the leftover and leaves it to the next writer.
   run sdme fs ls
   assert_success
+  refute_output --partial slow
+  run sdme fs import other "$FIX/small.tar"
+  assert_success
+  sdme fs rm other
   assert_store_clean
   run sdme fs import slow "$FIX/small.tar"
   assert_success
@@ -374,7 +379,7 @@ assert_store_clean() {
 
 @test "a full disk is reported as such and leaves the store as it was" {
   mkdir -p /var/tmp/smalldisk
-  mount -t tmpfs -o size=40m tmpfs /var/tmp/smalldisk
+  mount -t tmpfs -o size=40m,mode=0700 tmpfs /var/tmp/smalldisk
   sdme config set datadir /var/tmp/smalldisk
   run sdme fs import big "$FIX/base.tar.zst"
   sdme config set datadir "$DATADIR"
@@ -383,6 +388,8 @@ assert_store_clean() {
   umount /var/tmp/smalldisk
   assert_failure 1
   assert_output --partial "disk full"
+  # Stopped by the watcher, before the filesystem was full.
+  assert_output --partial "where imports keep"
   [ -z "$left" ] || fail "left behind: $left"
 }
 

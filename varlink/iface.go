@@ -3,6 +3,9 @@ package varlink
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
+	"runtime/debug"
 
 	"github.com/varlink/go/varlink"
 )
@@ -34,8 +37,13 @@ type iface struct {
 func (i *iface) VarlinkGetName() string        { return "io.sdme" }
 func (i *iface) VarlinkGetDescription() string { return i.idl }
 
-func (i *iface) VarlinkDispatch(ctx context.Context, vc varlink.Call, name string) error {
+func (i *iface) VarlinkDispatch(ctx context.Context, vc varlink.Call, name string) (err error) {
 	c := &call{Call: vc, svc: i.svc}
+	defer func() {
+		if p := recover(); p != nil {
+			err = c.recovered(ctx, name, p)
+		}
+	}()
 	m, ok := i.methods[name]
 	if !ok {
 		return c.ReplyMethodNotFound(ctx, "io.sdme."+name)
@@ -47,6 +55,16 @@ func (i *iface) VarlinkDispatch(ctx context.Context, vc varlink.Call, name strin
 		return c.fail(ctx, errorFor(err, m.obj))
 	}
 	return nil
+}
+
+// recovered answers a call whose handler panicked. A bug one call trips
+// (a parser meeting a hostile image, say) must not end the service and
+// every other client's calls with it: the stack goes to the journal, the
+// caller gets io.sdme.Failed, and the connection goes on. Deferred
+// cleanups (locks, staging directories) have run by now.
+func (c *call) recovered(ctx context.Context, name string, p any) error {
+	fmt.Fprintf(os.Stderr, "io.sdme.%s: panic: %v\n%s", name, p, debug.Stack())
+	return c.fail(ctx, replyError{"io.sdme.Failed", messageParams{"internal error in io.sdme." + name + ", logged by sdme.service"}})
 }
 
 // fail sends an error reply. org.varlink.service errors are written by

@@ -8,6 +8,7 @@ import (
 	"github.com/sdme/sdme/engine/config"
 	"github.com/sdme/sdme/engine/containers"
 	"github.com/sdme/sdme/engine/importer"
+	"github.com/sdme/sdme/engine/progress"
 	"github.com/sdme/sdme/engine/rootfs"
 )
 
@@ -40,11 +41,12 @@ type optionalName struct {
 	Name *string `json:"name"`
 }
 
-func seconds(p *int64) time.Duration {
-	if p == nil || *p <= 0 {
-		return 0
+// seconds reads an optional timeout in seconds; absent means the default.
+func seconds(p *int64) (time.Duration, error) {
+	if p == nil {
+		return 0, nil
 	}
-	return time.Duration(*p) * time.Second
+	return containers.Timeout(*p)
 }
 
 // listParams decodes the optional name of an enumeration, and answers
@@ -147,8 +149,12 @@ func start(ctx context.Context, c *call) error {
 	if ok, err := c.params(ctx, &p, "name"); !ok {
 		return err
 	}
+	timeout, err := seconds(p.Timeout)
+	if err != nil {
+		return c.ReplyInvalidParameter(ctx, "timeout")
+	}
 	return c.svc.withEngine(func(e *containers.Engine) error {
-		if err := e.Start(ctx, p.Name, seconds(p.Timeout)); err != nil {
+		if err := e.Start(ctx, p.Name, timeout); err != nil {
 			return err
 		}
 		return c.Reply(ctx, struct{}{})
@@ -172,8 +178,12 @@ func stop(ctx context.Context, c *call) error {
 		}
 		mode = m
 	}
+	timeout, err := seconds(p.Timeout)
+	if err != nil {
+		return c.ReplyInvalidParameter(ctx, "timeout")
+	}
 	return c.svc.withEngine(func(e *containers.Engine) error {
-		if err := e.Stop(ctx, p.Name, mode, seconds(p.Timeout)); err != nil {
+		if err := e.Stop(ctx, p.Name, mode, timeout); err != nil {
 			return err
 		}
 		return c.Reply(ctx, struct{}{})
@@ -185,8 +195,12 @@ func restart(ctx context.Context, c *call) error {
 	if ok, err := c.params(ctx, &p, "name"); !ok {
 		return err
 	}
+	timeout, err := seconds(p.Timeout)
+	if err != nil {
+		return c.ReplyInvalidParameter(ctx, "timeout")
+	}
 	return c.svc.withEngine(func(e *containers.Engine) error {
-		if err := e.Restart(ctx, p.Name, containers.StopGraceful, 0, seconds(p.Timeout)); err != nil {
+		if err := e.Restart(ctx, p.Name, containers.StopGraceful, 0, timeout); err != nil {
 			return err
 		}
 		return c.Reply(ctx, struct{}{})
@@ -284,15 +298,7 @@ func importRootfs(ctx context.Context, c *call) error {
 		opts.Platform = *p.Platform
 	}
 	opts.AnyInsecure = p.Insecure != nil && *p.Insecure
-	var rep *streamer
-	if c.WantsMore() {
-		rep = newStreamer(ctx, c)
-	}
-	// A client that goes away does not stop the import: it finishes (or
-	// fails and cleans up) as if the client had waited, as importd's
-	// transfers do. Only the service's own shutdown cancels it.
-	res, err := importer.Import(c.svc.ctx, store, opts, rep.reporter())
-	rep.close()
+	res, err := runImport(ctx, c, store, opts)
 	if err != nil {
 		return err
 	}
@@ -301,6 +307,21 @@ func importRootfs(ctx context.Context, c *call) error {
 		Rootfs   rootfs.Info `json:"rootfs"`
 		Warnings []string    `json:"warnings"`
 	}{res.Info, append([]string{}, res.Warnings...)})
+}
+
+// runImport imports, streaming the progress to the client if it asked for
+// more. A client that goes away does not stop the import: it finishes (or
+// fails and cleans up) as if the client had waited, as importd's
+// transfers do. Only the service's own shutdown cancels it. The streamer
+// has stopped when runImport returns, even if the import panicked.
+func runImport(ctx context.Context, c *call, store rootfs.Store, opts importer.Options) (importer.Result, error) {
+	rep := progress.Discard
+	if c.WantsMore() {
+		s := newStreamer(ctx, c)
+		defer s.close()
+		rep = s
+	}
+	return importer.Import(c.svc.ctx, store, opts, rep)
 }
 
 func getConfig(ctx context.Context, c *call) error {

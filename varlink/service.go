@@ -4,7 +4,6 @@
 package varlink
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"errors"
@@ -15,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -36,15 +34,6 @@ var IDL string
 // itself; sdme.socket listens there too.
 const DefaultAddress = "/run/sdme/io.sdme"
 
-const (
-	// maxMessage caps one message, as sd-varlink does: a client sending
-	// more without a NUL is cut off.
-	maxMessage = 16 << 20
-	// DefaultMaxConnections bounds the clients served at once; more are
-	// closed at once, so a flood cannot starve the service of descriptors.
-	DefaultMaxConnections = 256
-)
-
 // Options configure Serve.
 type Options struct {
 	// Address is the socket path to bind when not socket-activated.
@@ -53,69 +42,47 @@ type Options struct {
 	// (0: never). Socket activation starts it again on the next one.
 	IdleTimeout time.Duration
 	// MaxConnections bounds concurrent clients (0: DefaultMaxConnections).
+	// A quarter of them is kept for root.
 	MaxConnections int
+	// ClientIdleTimeout closes a connection of a user other than root
+	// that has not sent a whole call for this long (0:
+	// DefaultClientIdleTimeout).
+	ClientIdleTimeout time.Duration
 	// Version is reported by org.varlink.service.GetInfo.
 	Version string
 }
 
 // Service is a running io.sdme service.
 type Service struct {
-	ctx    context.Context // ends when the service stops
-	vs     *varlink.Service
-	opts   Options
-	active atomic.Int64
-	idle   atomic.Int64 // unix nanoseconds when active last dropped to 0
-	wg     sync.WaitGroup
+	ctx     context.Context // ends when the service stops
+	vs      *varlink.Service
+	opts    Options
+	limits  limits
+	clients *clients
+	wg      sync.WaitGroup
 
-	mu      sync.Mutex
-	eng     *containers.Engine   // for the configuration last read
-	retired []*containers.Engine // made for an older configuration, closed at exit
+	engines engines[*containers.Engine]
 }
 
-// engine returns the engine for the current configuration, making a new
-// one when the configuration has changed since the last call.
-func (s *Service) engine() (*containers.Engine, error) {
+// withEngine runs fn with the engine for the current configuration
+// (SetConfig or `sdme config set` may have changed it since the last call).
+func (s *Service) withEngine(fn func(e *containers.Engine) error) error {
 	cfg, err := config.Load(config.Path())
 	if err != nil {
-		return nil, err
+		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.eng == nil || s.eng.Config() != cfg {
-		if s.eng != nil {
-			// A call may still be using it.
-			s.retired = append(s.retired, s.eng)
-		}
-		s.eng = containers.New(cfg)
-	}
-	return s.eng, nil
+	l := s.engines.acquire(cfg)
+	defer s.engines.release(l)
+	return fn(l.e)
 }
 
 // store returns the rootfs store of the current configuration, and that.
 func (s *Service) store() (rootfs.Store, config.Config, error) {
-	e, err := s.engine()
+	cfg, err := config.Load(config.Path())
 	if err != nil {
 		return rootfs.Store{}, config.Config{}, err
 	}
-	return rootfs.New(e.Config().Datadir), e.Config(), nil
-}
-
-func (s *Service) withEngine(fn func(e *containers.Engine) error) error {
-	e, err := s.engine()
-	if err != nil {
-		return err
-	}
-	return fn(e)
-}
-
-func (s *Service) closeEngines() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, e := range append(s.retired, s.eng) {
-		if e != nil {
-			e.Close()
-		}
-	}
+	return rootfs.New(cfg.Datadir), cfg, nil
 }
 
 // Serve runs the service until ctx ends or it has been idle for
@@ -126,18 +93,10 @@ func Serve(ctx context.Context, opts Options) error {
 	if opts.Address == "" {
 		opts.Address = DefaultAddress
 	}
-	if opts.MaxConnections <= 0 {
-		opts.MaxConnections = DefaultMaxConnections
-	}
-	vs, err := varlink.NewService("sdme", "sdme", opts.Version, "https://github.com/sdme/sdme")
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s := &Service{ctx: ctx, vs: vs, opts: opts}
-	s.idle.Store(time.Now().UnixNano())
-	if err := vs.RegisterInterface(&iface{svc: s, idl: IDL, methods: methods()}); err != nil {
+	s, err := newService(ctx, opts, methods())
+	if err != nil {
 		return err
 	}
 	listeners, conns, err := activated()
@@ -162,7 +121,7 @@ func Serve(ctx context.Context, opts Options) error {
 	if len(listeners) == 0 {
 		// Only connected sockets: done when they are.
 		s.wg.Wait()
-		s.closeEngines()
+		s.engines.close()
 		return nil
 	}
 	s.waitIdle(ctx)
@@ -172,8 +131,34 @@ func Serve(ctx context.Context, opts Options) error {
 	daemon.SdNotify(false, daemon.SdNotifyStopping)
 	cancel()
 	s.wg.Wait()
-	s.closeEngines()
+	s.engines.close()
 	return nil
+}
+
+// newService makes the service of the io.sdme methods in table.
+func newService(ctx context.Context, opts Options, table map[string]method) (*Service, error) {
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = DefaultMaxConnections
+	}
+	if opts.ClientIdleTimeout <= 0 {
+		opts.ClientIdleTimeout = DefaultClientIdleTimeout
+	}
+	vs, err := varlink.NewService("sdme", "sdme", opts.Version, "https://github.com/sdme/sdme")
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		ctx:     ctx,
+		vs:      vs,
+		opts:    opts,
+		limits:  limitsFor(opts),
+		clients: newClients(),
+		engines: engines[*containers.Engine]{make: containers.New},
+	}
+	if err := vs.RegisterInterface(&iface{svc: s, idl: IDL, methods: table}); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // waitIdle returns when ctx ends or the service has been idle long enough.
@@ -189,7 +174,7 @@ func (s *Service) waitIdle(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			if s.active.Load() == 0 && time.Since(time.Unix(0, s.idle.Load())) >= s.opts.IdleTimeout {
+			if s.clients.idleFor() >= s.opts.IdleTimeout {
 				return
 			}
 		}
@@ -206,29 +191,50 @@ func (s *Service) accept(l net.Listener) {
 			time.Sleep(10 * time.Millisecond) // EMFILE and the like: let it pass
 			continue
 		}
-		if s.active.Load() >= int64(s.opts.MaxConnections) {
-			conn.Close()
-			continue
-		}
 		s.serve(conn)
 	}
 }
 
-// serve serves one connection in a goroutine of its own, so that a slow
-// call (an import) never holds up other clients.
+// serve serves conn in a goroutine of its own, so that a slow call (an
+// import) never holds up other clients; or closes it at once if its peer
+// may not have one more connection (sd-varlink, too, refuses a connection
+// past its limits by closing it).
 func (s *Service) serve(conn net.Conn) {
-	s.active.Add(1)
+	cred := peerCred(conn)
+	uid := unknownUID
+	if cred != nil {
+		uid = cred.Uid
+	}
+	if !s.clients.admit(s.limits, uid) {
+		conn.Close()
+		return
+	}
 	s.wg.Add(1)
-	ctx := context.WithValue(s.ctx, peerKey{}, peerCred(conn))
 	go func() {
 		defer s.wg.Done()
-		defer func() {
-			if s.active.Add(-1) == 0 {
-				s.idle.Store(time.Now().UnixNano())
-			}
-		}()
-		s.vs.ServeConn(ctx, &limitConn{Conn: conn})
+		defer s.clients.leave(uid)
+		ctx := context.WithValue(s.ctx, peerKey{}, cred)
+		s.serveConn(ctx, s.limits.conn(conn, uid == 0))
 	}()
+}
+
+// serveConn hands the client's messages one at a time to the library's
+// dispatcher, until the client hangs up, breaks the protocol or a limit,
+// or the service stops.
+func (s *Service) serveConn(ctx context.Context, c *clientConn) {
+	// Closing the connection wakes a read waiting for the next call.
+	stop := context.AfterFunc(ctx, func() { c.conn.Close() })
+	defer stop()
+	defer c.conn.Close()
+	for {
+		msg, err := c.next()
+		if err != nil {
+			return
+		}
+		if err := s.vs.HandleMessage(ctx, c, msg); err != nil {
+			return
+		}
+	}
 }
 
 // bind listens on the unix socket path addr, replacing a stale one.
@@ -292,28 +298,6 @@ func activated() ([]net.Listener, []net.Conn, error) {
 		f.Close() // FileListener and FileConn hold duplicates
 	}
 	return ls, cs, nil
-}
-
-// limitConn cuts off a client whose message grows past maxMessage
-// without its terminating NUL.
-type limitConn struct {
-	net.Conn
-	pending int
-}
-
-var errTooLarge = errors.New("varlink message too large")
-
-func (c *limitConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if i := bytes.LastIndexByte(p[:n], 0); i >= 0 {
-		c.pending = n - i - 1
-	} else {
-		c.pending += n
-	}
-	if c.pending > maxMessage {
-		return 0, errTooLarge
-	}
-	return n, err
 }
 
 type peerKey struct{}

@@ -21,7 +21,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sdme/sdme/engine/config"
 	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/printable"
 )
 
 // UsageError marks an error in how a command was called.
@@ -75,7 +77,9 @@ func Run(root *cobra.Command, args []string, stderr io.Writer) int {
 			if isCobraUsage(err) {
 				err = UsageError{err}
 			}
-			fmt.Fprintf(stderr, "%s: %v\n", root.Name(), err)
+			// Errors carry foreign text (a guest's log lines, a registry's
+			// answer): nothing in it may drive the user's terminal.
+			fmt.Fprintf(stderr, "%s: %s\n", root.Name(), printable.Text(err.Error()))
 		}
 	}
 	return Code(err)
@@ -109,7 +113,7 @@ func Batch(ctx context.Context, stdout, stderr io.Writer, prog, noun, pastTense 
 		}
 		done, err := fn(n)
 		if err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+			fmt.Fprintf(stderr, "%s: %s\n", prog, printable.Text(err.Error()))
 			failed++
 			continue
 		}
@@ -133,7 +137,10 @@ func (d *Duration) String() string {
 }
 
 func (d *Duration) Set(s string) error {
-	if n, err := strconv.Atoi(s); err == nil && n >= 0 {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+		if n > config.MaxSeconds {
+			return fmt.Errorf("%q seconds is too long: at most %d", s, config.MaxSeconds)
+		}
 		*d = Duration(time.Duration(n) * time.Second)
 		return nil
 	}

@@ -76,7 +76,7 @@ func TestDuration(t *testing.T) {
 			t.Errorf("Set(%q) = %v, %v; want %v", in, time.Duration(d), err, want)
 		}
 	}
-	for _, in := range []string{"soon", "-5s", ""} {
+	for _, in := range []string{"soon", "-5s", "", "9223372037", "99999999999999999999", "3000000h"} {
 		var d Duration
 		if err := d.Set(in); err == nil {
 			t.Errorf("Set(%q) accepted", in)

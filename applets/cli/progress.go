@@ -11,6 +11,7 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
+	"github.com/sdme/sdme/engine/printable"
 	"github.com/sdme/sdme/engine/progress"
 )
 
@@ -69,9 +70,9 @@ func (p *Progress) Report(ev progress.Event) {
 	defer p.mu.Unlock()
 	switch ev.Kind {
 	case progress.Log:
-		p.println(ev.Message)
+		p.println(printable.Text(ev.Message))
 	case progress.Start:
-		t := &taskView{label: ev.Message, total: ev.Total, started: time.Now()}
+		t := &taskView{label: printable.Line(ev.Message), total: ev.Total, started: time.Now()}
 		p.tasks[ev.Task] = t
 		p.start(t)
 	case progress.Advance:

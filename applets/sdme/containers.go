@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sdme/sdme/applets/cli"
-	"github.com/sdme/sdme/engine/config"
 	"github.com/sdme/sdme/engine/containers"
 )
 
@@ -30,11 +28,8 @@ func (f *createFlags) register(cmd *cobra.Command) {
 func (f *createFlags) options(cmd *cobra.Command, name string) (containers.CreateOptions, error) {
 	opts := containers.CreateOptions{Name: name, Rootfs: f.rootfs}
 	if cmd.Flags().Changed("opaque-dir") {
-		dirs, err := config.ParseOpaqueDirs(strings.Join(f.opaque, ","))
-		if err != nil {
-			return opts, cli.UsageError{Err: err}
-		}
-		opts.OpaqueDirs = append([]string{}, dirs...)
+		// Checked by the engine; non-nil, so that -o "" means none.
+		opts.OpaqueDirs = append([]string{}, f.opaque...)
 	}
 	return opts, nil
 }

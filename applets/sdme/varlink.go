@@ -27,6 +27,7 @@ use another socket path with --address. Talk to it with varlinkctl:
 	}
 	cmd.Flags().StringVar(&opts.Address, "address", varlink.DefaultAddress, "unix socket path to listen on when not started by systemd")
 	cmd.Flags().DurationVar(&opts.IdleTimeout, "idle-timeout", 0, "exit after this long without clients (0: never)")
-	cmd.Flags().IntVar(&opts.MaxConnections, "max-connections", varlink.DefaultMaxConnections, "clients served at once")
+	cmd.Flags().IntVar(&opts.MaxConnections, "max-connections", varlink.DefaultMaxConnections, "clients served at once; a quarter is kept for root")
+	cmd.Flags().DurationVar(&opts.ClientIdleTimeout, "client-idle-timeout", varlink.DefaultClientIdleTimeout, "close a connection of a user other than root after this long without a call")
 	return cmd
 }

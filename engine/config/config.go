@@ -10,12 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -35,6 +37,11 @@ type Config struct {
 	DefaultBaseFS        string `toml:"default_base_fs" json:"defaultBaseFs"`
 	InsecureRegistries   string `toml:"insecure_registries" json:"insecureRegistries"`
 }
+
+// MaxSeconds is the longest timeout sdme takes, in seconds: the most a
+// time.Duration holds (about 292 years). Longer ones would wrap around to
+// negative durations.
+const MaxSeconds = math.MaxInt64 / int64(time.Second)
 
 // Default returns the built-in settings.
 func Default() Config {
@@ -65,6 +72,12 @@ var keys = []key{
 			if !filepath.IsAbs(v) {
 				return fmt.Errorf("%q is not an absolute path", v)
 			}
+			// The path goes into unit files, where a newline would start a
+			// setting of its own, and into overlayfs options, where ',' and
+			// ':' separate options and layers and '\\' escapes them.
+			if hasControl(v) || strings.ContainsAny(v, ",:\\") {
+				return fmt.Errorf("%q has a control character, ',', ':' or '\\', which unit files and overlayfs options cannot carry", v)
+			}
 			c.Datadir = filepath.Clean(v)
 			return nil
 		}},
@@ -72,8 +85,8 @@ var keys = []key{
 		func(c *Config) any { return c.BootTimeout },
 		func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				return fmt.Errorf("%q is not a whole number of seconds above 0", v)
+			if err != nil || n <= 0 || int64(n) > MaxSeconds {
+				return fmt.Errorf("%q is not a whole number of seconds from 1 to %d", v, MaxSeconds)
 			}
 			c.BootTimeout = n
 			return nil
@@ -188,34 +201,57 @@ func parseBool(v string) (bool, error) {
 }
 
 // ParseOpaqueDirs parses a comma-separated list of absolute directories, as
-// taken by host_rootfs_opaque_dirs and --opaque-dir. The empty string is the
-// empty list.
+// taken by host_rootfs_opaque_dirs. The empty string is the empty list.
 func ParseOpaqueDirs(s string) ([]string, error) {
+	return CheckOpaqueDirs(strings.Split(s, ","))
+}
+
+// CheckOpaqueDirs validates directories to hide from a container, from the
+// command line, the config or a varlink call, and returns them cleaned,
+// without blanks and duplicates. Each is a path inside the container's
+// upper layer, so it must stay there: absolute, no "..", not "/" itself;
+// and it is stored in a comma-separated list, so it has no comma.
+func CheckOpaqueDirs(dirs []string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
-	for _, d := range strings.Split(s, ",") {
+	for _, d := range dirs {
 		d = strings.TrimSpace(d)
 		if d == "" {
 			continue
 		}
-		if !filepath.IsAbs(d) {
-			return nil, fmt.Errorf("opaque directory %q is not an absolute path", d)
-		}
-		for _, part := range strings.Split(d, "/") {
-			if part == ".." {
-				return nil, fmt.Errorf("opaque directory %q contains '..'", d)
-			}
+		if err := checkOpaqueDir(d); err != nil {
+			return nil, fmt.Errorf("opaque directory %q %s: %w", d, err, errdefs.ErrInvalidArgument)
 		}
 		d = filepath.Clean(d)
-		if d == "/" {
-			return nil, fmt.Errorf("opaque directory %q would hide the whole root", d)
-		}
 		if !seen[d] {
 			seen[d] = true
 			out = append(out, d)
 		}
 	}
 	return out, nil
+}
+
+func checkOpaqueDir(d string) error {
+	switch {
+	case !filepath.IsAbs(d):
+		return errors.New("is not an absolute path")
+	case hasControl(d) || strings.Contains(d, ","):
+		return errors.New("has a control character or a comma")
+	case filepath.Clean(d) == "/":
+		return errors.New("would hide the whole root")
+	}
+	for _, part := range strings.Split(d, "/") {
+		if part == ".." {
+			return errors.New("contains '..'")
+		}
+	}
+	return nil
+}
+
+// hasControl reports whether s has an ASCII control character (newline,
+// escape, NUL, DEL, ...).
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
 
 // Path returns the config file sdme uses: $SUDO_USER's when running under

@@ -33,9 +33,26 @@ func TestSetValidates(t *testing.T) {
 			t.Errorf("Set(%s, %q) = %v, want ErrInvalidArgument", k, v, err)
 		}
 	}
+	for _, kv := range [][2]string{
+		{"datadir", "/var/lib/sdme\nExecStartPre=/bin/evil"},
+		{"datadir", "/var/lib/sd,me"},
+		{"datadir", "/var/lib/sd:me"},
+		{"datadir", `/var/lib/sd\me`},
+		{"datadir", "/var/lib/\x1b[2J"},
+		{"boot_timeout", "9223372037"}, // one past what a time.Duration holds
+		{"boot_timeout", "99999999999999999999"},
+	} {
+		c := Default()
+		if err := c.Set(kv[0], kv[1]); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("Set(%s, %q) = %v, want ErrInvalidArgument", kv[0], kv[1], err)
+		}
+	}
 	c := Default()
+	if err := c.Set("boot_timeout", "9223372036"); err != nil {
+		t.Errorf("the longest boot_timeout refused: %v", err)
+	}
 	c.Set("boot_timeout", "0")
-	if c.BootTimeout != 60 {
+	if c.BootTimeout != 9223372036 {
 		t.Errorf("boot_timeout 0 accepted")
 	}
 }
@@ -92,10 +109,24 @@ func TestParseOpaqueDirs(t *testing.T) {
 	if got, err := ParseOpaqueDirs(""); err != nil || got != nil {
 		t.Errorf("ParseOpaqueDirs(\"\") = %v, %v", got, err)
 	}
-	for _, s := range []string{"/a/../b", "rel", "/"} {
-		if _, err := ParseOpaqueDirs(s); err == nil {
-			t.Errorf("ParseOpaqueDirs(%q) accepted", s)
+	for _, s := range []string{"/a/../b", "rel", "/", "/../..", "/a\nb", "/a\x1b[2Jb"} {
+		if _, err := ParseOpaqueDirs(s); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("ParseOpaqueDirs(%q) = %v, want ErrInvalidArgument", s, err)
 		}
+	}
+}
+
+func TestCheckOpaqueDirs(t *testing.T) {
+	// A varlink client sends a list, and a comma would split an entry
+	// when the list is stored.
+	for _, d := range []string{"/a,b", "/../..", "/etc/../.."} {
+		if _, err := CheckOpaqueDirs([]string{d}); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("CheckOpaqueDirs(%q) = %v, want ErrInvalidArgument", d, err)
+		}
+	}
+	got, err := CheckOpaqueDirs([]string{"/var/log/", " ", "/var/log"})
+	if err != nil || !reflect.DeepEqual(got, []string{"/var/log"}) {
+		t.Errorf("CheckOpaqueDirs = %v, %v", got, err)
 	}
 }
 

@@ -20,6 +20,7 @@ package containers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -28,9 +29,11 @@ import (
 	"time"
 
 	"github.com/sdme/sdme/engine/config"
+	"github.com/sdme/sdme/engine/datadir"
 	"github.com/sdme/sdme/engine/errdefs"
 	"github.com/sdme/sdme/engine/layout"
 	"github.com/sdme/sdme/engine/lock"
+	"github.com/sdme/sdme/engine/names"
 	"github.com/sdme/sdme/engine/rootfs"
 	"github.com/sdme/sdme/engine/state"
 	"github.com/sdme/sdme/engine/systemd"
@@ -82,6 +85,15 @@ func (e *Engine) systemd(ctx context.Context) (*systemd.Client, error) {
 	return e.sd, nil
 }
 
+// ready is the preamble of every call: sdme needs root, and a data
+// directory that is root's alone (see package datadir).
+func (e *Engine) ready() error {
+	if err := RequireRoot(); err != nil {
+		return err
+	}
+	return datadir.Prepare(e.layout)
+}
+
 // RequireRoot fails unless the process runs as root: containers are
 // systemd system services and overlay mounts, both root's business.
 func RequireRoot() error {
@@ -92,7 +104,8 @@ func RequireRoot() error {
 }
 
 func (e *Engine) lock(name string) (*lock.Lock, error) {
-	return lock.Exclusive(e.layout.LockFile("containers", name), fmt.Sprintf("container %q", name))
+	// No wait: the holder may be a start waiting minutes for a boot.
+	return lock.Exclusive(e.layout.LockFile("containers", name), fmt.Sprintf("container %q", name), 0)
 }
 
 // Info describes a container as ps shows it. The JSON form is the reply of
@@ -126,7 +139,7 @@ func unitState(active string) string {
 // List returns every container, sorted by name. It asks systemd once for
 // all units, however many containers there are.
 func (e *Engine) List(ctx context.Context) ([]Info, error) {
-	if err := RequireRoot(); err != nil {
+	if err := e.ready(); err != nil {
 		return nil, err
 	}
 	states, err := e.states()
@@ -158,7 +171,7 @@ func (e *Engine) List(ctx context.Context) ([]Info, error) {
 // Resolve turns a name or a unique prefix of one into a container name.
 // An exact match always wins; an ambiguous prefix lists the candidates.
 func (e *Engine) Resolve(prefix string) (string, error) {
-	if err := RequireRoot(); err != nil {
+	if err := e.ready(); err != nil {
 		return "", err
 	}
 	names, err := state.Names(e.layout.StateDir())
@@ -184,11 +197,23 @@ func (e *Engine) Resolve(prefix string) (string, error) {
 	return "", fmt.Errorf("%q matches %d containers: %s: %w", prefix, len(matches), strings.Join(matches, ", "), errdefs.ErrAmbiguous)
 }
 
-// open is the preamble of every change to a container: it checks for root,
-// takes the container's lock, loads its state (which must be complete if
-// complete is set) and connects to systemd. The caller unlocks.
+// readyFor is ready for a call about container name, which must be a
+// valid name before it goes anywhere near a path, a unit or a machine:
+// every entry point that takes a name calls it (or read, or open).
+func (e *Engine) readyFor(name string) error {
+	if err := names.Validate(name); err != nil {
+		return err
+	}
+	return e.ready()
+}
+
+// open is the preamble of every change to a container: it checks the name
+// and for root, takes the container's lock, loads its state and connects
+// to systemd. The caller unlocks. With complete set the state must be that
+// of a finished create; without, any state will do, even a damaged one
+// (which loads as an empty Container): removal needs only the name.
 func (e *Engine) open(ctx context.Context, name string, complete bool) (*lock.Lock, state.Container, *systemd.Client, error) {
-	if err := RequireRoot(); err != nil {
+	if err := e.readyFor(name); err != nil {
 		return nil, state.Container{}, nil, err
 	}
 	l, err := e.lock(name)
@@ -196,8 +221,11 @@ func (e *Engine) open(ctx context.Context, name string, complete bool) (*lock.Lo
 		return nil, state.Container{}, nil, err
 	}
 	c, err := state.Read(e.layout.StateFile(name))
-	if err == nil && complete && !c.Complete() {
+	switch {
+	case err == nil && complete && !c.Complete():
 		err = errIncomplete(name)
+	case errors.Is(err, errdefs.ErrCorrupt) && !complete:
+		c, err = state.Container{}, nil
 	}
 	if err == nil {
 		var sd *systemd.Client
@@ -211,6 +239,9 @@ func (e *Engine) open(ctx context.Context, name string, complete bool) (*lock.Lo
 
 // read loads a container's state, which must be complete.
 func (e *Engine) read(name string) (state.Container, error) {
+	if err := names.Validate(name); err != nil {
+		return state.Container{}, err
+	}
 	c, err := state.Read(e.layout.StateFile(name))
 	if err != nil {
 		return c, err

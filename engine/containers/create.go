@@ -37,7 +37,7 @@ const machinesDir = "/var/lib/machines"
 // killed outright leaves an incomplete container that ps shows and rm
 // removes.
 func (e *Engine) Create(ctx context.Context, opts CreateOptions) (name string, err error) {
-	if err := RequireRoot(); err != nil {
+	if err := e.ready(); err != nil {
 		return "", err
 	}
 	lower := "/"
@@ -51,13 +51,17 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (name string, e
 		defer l.Unlock()
 		lower = e.fs.Path(opts.Rootfs)
 	}
-	opaque := opts.OpaqueDirs
 	// The opaque directories of the config hide parts of the host; an
-	// imported rootfs has only those given on the command line.
-	if opaque == nil && opts.Rootfs == "" {
-		if opaque, err = config.ParseOpaqueDirs(e.cfg.HostRootfsOpaqueDirs); err != nil {
-			return "", err
-		}
+	// imported rootfs has only those asked for.
+	var opaque []string
+	switch {
+	case opts.OpaqueDirs != nil:
+		opaque, err = config.CheckOpaqueDirs(opts.OpaqueDirs)
+	case opts.Rootfs == "":
+		opaque, err = config.ParseOpaqueDirs(e.cfg.HostRootfsOpaqueDirs)
+	}
+	if err != nil {
+		return "", err
 	}
 	name = opts.Name
 	if name != "" {

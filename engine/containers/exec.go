@@ -1,12 +1,10 @@
 package containers
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/sdme/sdme/engine/deps"
 	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/intree"
 	"github.com/sdme/sdme/engine/layout"
 )
 
@@ -27,7 +26,7 @@ type Stdio struct {
 
 // runningContainer checks that name is a running container.
 func (e *Engine) runningContainer(ctx context.Context, name string) error {
-	if err := RequireRoot(); err != nil {
+	if err := e.readyFor(name); err != nil {
 		return err
 	}
 	if _, err := e.read(name); err != nil {
@@ -99,7 +98,7 @@ func (e *Engine) JoinUser(name string, opts JoinOptions) string {
 	if err != nil || c.Rootfs != "" || !e.cfg.JoinAsSudoUser || opts.SudoUser == "" || opts.SudoUser == "root" {
 		return "root"
 	}
-	if hasUser(filepath.Join(e.layout.Merged(name), "etc/passwd"), opts.SudoUser) {
+	if hasUser(e.layout.Merged(name), opts.SudoUser) {
 		return opts.SudoUser
 	}
 	return "root"
@@ -132,7 +131,7 @@ func (e *Engine) Join(ctx context.Context, name string, opts JoinOptions, io Std
 // Logs writes the journal of the container's unit: nspawn's messages and
 // the guest's console, boot included. It works on stopped containers too.
 func (e *Engine) Logs(ctx context.Context, name string, follow bool, lines int, io Stdio) error {
-	if err := RequireRoot(); err != nil {
+	if err := e.readyFor(name); err != nil {
 		return err
 	}
 	if _, err := e.read(name); err != nil {
@@ -175,16 +174,20 @@ func run(ctx context.Context, path string, args []string, io Stdio) (int, error)
 	return 0, nil
 }
 
-// hasUser reports whether the passwd file lists user.
-func hasUser(passwd, user string) bool {
-	f, err := os.Open(passwd)
+// maxPasswd bounds the guest's passwd file; a large site's is a few MiB.
+const maxPasswd = 16 << 20
+
+// hasUser reports whether the passwd file of the guest whose root is
+// mounted at root lists user. The guest's root may point etc/passwd
+// anywhere, at a FIFO or a device: it is read inside that root, and only
+// if it is a regular file of bounded size (package intree).
+func hasUser(root, user string) bool {
+	data, err := intree.ReadFile(root, "etc/passwd", maxPasswd)
 	if err != nil {
 		return false
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if n, _, ok := strings.Cut(sc.Text(), ":"); ok && n == user {
+	for _, line := range strings.Split(string(data), "\n") {
+		if n, _, ok := strings.Cut(line, ":"); ok && n == user {
 			return true
 		}
 	}

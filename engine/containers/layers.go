@@ -13,6 +13,9 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sdme/sdme/engine/fsmeta"
+	"github.com/sdme/sdme/engine/intree"
 )
 
 // maskedServices are masked in every host clone. The clone shares the
@@ -72,18 +75,17 @@ func (e *Engine) prepareLayers(name, lower string, opaque []string) error {
 		return err
 	}
 	unitDir := filepath.Join(upper, "etc/systemd/system")
-	lowerUnits := filepath.Join(lower, "etc/systemd/system")
 	masks := append([]string(nil), maskedServices...)
 	if contains(opaque, "/etc/systemd/system") {
 		// The opaque directory hides the alias that names the bus daemon
 		// (dbus.service -> dbus-broker.service); without it D-Bus never starts.
-		if err := copyBusAliases(lowerUnits, unitDir); err != nil {
+		if err := copyBusAliases(lower, unitDir); err != nil {
 			return err
 		}
 	} else {
 		// The host's own mount, swap and automount units are its disks, not
 		// the container's.
-		hostMounts, err := hostMountUnits(lowerUnits)
+		hostMounts, err := hostMountUnits(lower)
 		if err != nil {
 			return err
 		}
@@ -101,10 +103,11 @@ func (e *Engine) prepareLayers(name, lower string, opaque []string) error {
 
 // mkdirLike creates dir (absolute, as seen in the container) inside upper,
 // giving each directory it creates the mode and owner of the same directory
-// in lower, so the merged view keeps the host's permissions.
+// in lower, so the merged view keeps the lower layer's permissions. An
+// imported lower layer is an image's tree: it is looked up inside itself.
 func mkdirLike(upper, lower, dir string) error {
 	p := upper
-	l := lower
+	l := ""
 	for _, part := range strings.Split(strings.Trim(dir, "/"), "/") {
 		p = filepath.Join(p, part)
 		l = filepath.Join(l, part)
@@ -115,7 +118,7 @@ func mkdirLike(upper, lower, dir string) error {
 			continue
 		}
 		mode, uid, gid := os.FileMode(0o755), 0, 0
-		if fi, err := os.Stat(l); err == nil && fi.IsDir() {
+		if fi, err := intree.Stat(lower, l); err == nil && fi.IsDir() {
 			mode = fi.Mode().Perm()
 			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 				uid, gid = int(st.Uid), int(st.Gid)
@@ -134,11 +137,20 @@ func mkdirLike(upper, lower, dir string) error {
 	return nil
 }
 
-// copyBusAliases copies the dbus*.service alias symlinks of the lower unit
-// directory, if they point at a vendor unit.
-func copyBusAliases(lowerUnits, upperUnits string) error {
-	ents, err := os.ReadDir(lowerUnits)
-	if errors.Is(err, fs.ErrNotExist) {
+// systemUnits is the system unit directory of a tree, as seen inside it.
+const systemUnits = "etc/systemd/system"
+
+// noUnitDir says a tree has no unit directory: none at all, or something
+// else in its place, which the container's own directory will hide.
+func noUnitDir(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// copyBusAliases copies the dbus*.service alias symlinks of the unit
+// directory of lower, if they point at a vendor unit.
+func copyBusAliases(lower, upperUnits string) error {
+	ents, err := intree.ReadDir(lower, systemUnits)
+	if noUnitDir(err) {
 		return nil
 	}
 	if err != nil {
@@ -149,7 +161,7 @@ func copyBusAliases(lowerUnits, upperUnits string) error {
 		if ent.Type() != fs.ModeSymlink || !strings.HasPrefix(n, "dbus") || !strings.HasSuffix(n, ".service") {
 			continue
 		}
-		target, err := os.Readlink(filepath.Join(lowerUnits, n))
+		target, err := intree.Readlink(lower, systemUnits+"/"+n)
 		if err != nil {
 			return err
 		}
@@ -178,10 +190,10 @@ func vendorUnit(target string) bool {
 }
 
 // hostMountUnits lists the .mount, .swap and .automount units configured in
-// the host's unit directory.
-func hostMountUnits(dir string) ([]string, error) {
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
+// the unit directory of lower.
+func hostMountUnits(lower string) ([]string, error) {
+	ents, err := intree.ReadDir(lower, systemUnits)
+	if noUnitDir(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -231,5 +243,13 @@ func (e *Engine) removeContainerDir(name string) error {
 	} else if len(left) > 0 {
 		return fmt.Errorf("refusing to delete %s: %s is still mounted", dir, left[0])
 	}
-	return os.RemoveAll(dir)
+	err = os.RemoveAll(dir)
+	if errors.Is(err, fs.ErrPermission) {
+		// The guest made some of its files immutable (chattr +i), which
+		// stops even root: clear the flags, then delete.
+		if err = fsmeta.Unpin(dir); err == nil {
+			err = os.RemoveAll(dir)
+		}
+	}
+	return err
 }

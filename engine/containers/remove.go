@@ -12,7 +12,8 @@ import (
 // gracefully, or with SIGKILL when force is set. Remove also cleans up
 // containers whose create was interrupted.
 func (e *Engine) Remove(ctx context.Context, name string, force bool) error {
-	// Incomplete containers too: rm is how they are cleaned up.
+	// Incomplete and damaged containers too: rm is how they are cleaned
+	// up. A damaged state file loads as a Container that is not Complete.
 	l, c, sd, err := e.open(ctx, name, false)
 	if err != nil {
 		return err
@@ -25,10 +26,15 @@ func (e *Engine) Remove(ctx context.Context, name string, force bool) error {
 	if err := e.Stop(ctx, name, mode, 90*time.Second); err != nil {
 		return err
 	}
-	if c.Enabled {
+	switch {
+	case c.Enabled:
 		if err := sd.Disable(ctx, layout.Unit(name)); err != nil {
 			return err
 		}
+	case !c.Complete():
+		// A damaged state cannot say whether the container was enabled;
+		// best effort, as an interrupted create may have no unit at all.
+		sd.Disable(ctx, layout.Unit(name))
 	}
 	return e.removeFiles(name)
 }

@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/sdme/sdme/engine/config"
 	"github.com/sdme/sdme/engine/errdefs"
 	"github.com/sdme/sdme/engine/layout"
+	"github.com/sdme/sdme/engine/names"
 	"github.com/sdme/sdme/engine/state"
 	"github.com/sdme/sdme/engine/systemd"
 )
@@ -66,7 +70,7 @@ func (e *Engine) Start(ctx context.Context, name string, timeout time.Duration) 
 	since := time.Now()
 	// systemd enforces the timeout itself; this deadline only guards
 	// against a systemd that never answers.
-	jctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+30*time.Second)
+	jctx, cancel := context.WithTimeout(ctx, time.Duration(min(int64(secs), config.MaxSeconds-30)+30)*time.Second)
 	defer cancel()
 	err = sd.StartUnit(jctx, unit)
 	var je *systemd.JobError
@@ -102,6 +106,15 @@ func logTail(unit string, since time.Time) string {
 		b.WriteString("  " + l + "\n")
 	}
 	return b.String()
+}
+
+// Timeout converts a timeout in whole seconds, as varlink clients and
+// config files give them, to a Duration; 0 or less means the default.
+func Timeout(seconds int64) (time.Duration, error) {
+	if seconds > config.MaxSeconds {
+		return 0, fmt.Errorf("timeout of %d seconds: at most %d are allowed: %w", seconds, config.MaxSeconds, errdefs.ErrInvalidArgument)
+	}
+	return time.Duration(max(seconds, 0)) * time.Second, nil
 }
 
 // StopMode says how to stop a container.
@@ -159,14 +172,16 @@ const sigHalt = syscall.Signal(37)
 // which includes unmounting its overlay. Stopping a stopped container does
 // nothing. Stop takes no lock, so it can interrupt a start that hangs.
 func (e *Engine) Stop(ctx context.Context, name string, mode StopMode, timeout time.Duration) error {
-	if err := RequireRoot(); err != nil {
+	if err := e.readyFor(name); err != nil {
 		return err
 	}
 	if timeout <= 0 {
 		timeout = mode.defaultTimeout()
 	}
-	if _, err := state.Read(e.layout.StateFile(name)); err != nil {
-		return err
+	// Only whether it exists: a damaged state file must not keep a
+	// container from being stopped (and removed).
+	if _, err := os.Lstat(e.layout.StateFile(name)); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("container %q: %w", name, errdefs.ErrNotFound)
 	}
 	sd, err := e.systemd(ctx)
 	if err != nil {
@@ -233,6 +248,9 @@ func (e *Engine) waitInactive(ctx context.Context, sd *systemd.Client, unit stri
 
 // Running reports whether the container's unit is active.
 func (e *Engine) Running(ctx context.Context, name string) (bool, error) {
+	if err := names.Validate(name); err != nil {
+		return false, err
+	}
 	sd, err := e.systemd(ctx)
 	if err != nil {
 		return false, err

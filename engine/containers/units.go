@@ -97,7 +97,11 @@ func (e *Engine) writeUnits(name, lower string, opaque []string, progs programs,
 	if err := os.MkdirAll(layout.DropinDir(name), 0o755); err != nil {
 		return false, err
 	}
-	dc, err := writeIfChanged(layout.Dropin(name), d.Render())
+	text, err := d.Render()
+	if err != nil {
+		return false, fmt.Errorf("container %q: %w", name, err)
+	}
+	dc, err := writeIfChanged(layout.Dropin(name), text)
 	return t || dc, err
 }
 

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sdme/sdme/engine/errdefs"
 	"github.com/sdme/sdme/engine/fsmeta"
 	"golang.org/x/sys/unix"
 )
@@ -231,9 +232,16 @@ func (c *copier) subdir(src, dst int, name, rel string, st *unix.Stat_t) error {
 
 // file creates the copy of a regular file and hands both to a worker.
 func (c *copier) file(src, dst int, name, rel string, st *unix.Stat_t) error {
-	s, err := unix.Openat(src, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	// The source may have changed since it was listed: O_NONBLOCK keeps a
+	// FIFO put in its place from blocking the open, and fstat tells.
+	s, err := unix.Openat(src, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
+	}
+	var now unix.Stat_t
+	if err := unix.Fstat(s, &now); err != nil || now.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(s)
+		return fmt.Errorf("changed while being copied: %w", errdefs.ErrCorrupt)
 	}
 	d, err := unix.Openat(dst, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {

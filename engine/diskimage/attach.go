@@ -94,11 +94,11 @@ func (m *Mounted) attachQCOW2(ctx context.Context, image string) (view string, e
 			return view, nil
 		}
 		errs = append(errs, err)
-		if terr := m.teardown(); terr != nil {
+		if terr := m.detach(); terr != nil {
 			return "", errors.Join(append(errs, terr)...)
 		}
-		if ctx.Err() != nil {
-			break
+		if err := ctx.Err(); err != nil {
+			return "", err
 		}
 	}
 	return "", fmt.Errorf("%s: cannot attach the QCOW2 image: %w", image, errors.Join(errs...))
@@ -155,7 +155,7 @@ func (m *Mounted) attachNBD(ctx context.Context, image string) (string, error) {
 			return "", fmt.Errorf("%s did not come up after qemu-nbd connected it", dev)
 		}
 		errs = append(errs, err)
-		if err := m.teardown(); err != nil {
+		if err := m.detach(); err != nil {
 			return "", err
 		}
 		if ctx.Err() != nil {
@@ -288,8 +288,9 @@ func runDaemon(bin, logPath string, args ...string) error {
 }
 
 // mountPartition attaches partition p of view to a read-only loop device
-// and mounts it on mnt, returning the loop device.
-func (m *Mounted) mountPartition(ctx context.Context, view string, p Partition, mnt string) (string, error) {
+// and mounts the file system of kind fs (see fsKind) on mnt, returning
+// the loop device.
+func (m *Mounted) mountPartition(ctx context.Context, view string, p Partition, fs, mnt string) (string, error) {
 	bins, err := deps.Find("losetup", "mount")
 	if err != nil {
 		return "", err
@@ -317,8 +318,9 @@ func (m *Mounted) mountPartition(ctx context.Context, view string, p Partition, 
 		return "", errors.Join(err, m.release(mnt, dev, ref))
 	}
 	var mountErr error
-	for _, opts := range mountOptions(dev) {
-		if _, mountErr = run(ctx, bins[1], "-o", opts, dev, mnt); mountErr == nil {
+	fstype, tries := mountOptions(fs)
+	for _, opts := range tries {
+		if _, mountErr = run(ctx, bins[1], "-t", fstype, "-o", opts, dev, mnt); mountErr == nil {
 			return dev, nil
 		}
 		if ctx.Err() != nil {
@@ -328,25 +330,30 @@ func (m *Mounted) mountPartition(ctx context.Context, view string, p Partition, 
 	return "", errors.Join(mountErr, m.release(mnt, dev, ref))
 }
 
-// mountOptions are the option sets to try in turn on a device. A file
-// system with a dirty journal cannot replay it on a read-only device, so
-// the first try tells the kernel not to; plain "ro" covers kernels and
-// file systems without the option.
-func mountOptions(dev string) []string {
-	kind := ""
-	if f, err := os.Open(dev); err == nil {
-		kind = fsKind(f)
-		f.Close()
-	}
-	switch kind {
+// safeOptions keep what the image holds from acting on the host while it
+// is mounted, where a process that reaches the mount could use it: its
+// setuid binaries and file capabilities raise no privileges (nosuid), its
+// device nodes open no devices (nodev) and none of its programs run
+// (noexec). The copy keeps all of them: these options change what the
+// kernel does with such files, not the modes and device numbers that
+// copying reads.
+const safeOptions = "ro,nosuid,nodev,noexec"
+
+// mountOptions gives the kernel's type for a file system of kind fs (the
+// ext4 driver mounts ext2 and ext3 as well), and the option sets to try
+// in turn. A file system with a dirty journal cannot replay it on a
+// read-only device, so the first try tells the kernel not to; the safe
+// options alone cover kernels without that option.
+func mountOptions(fs string) (fstype string, tries []string) {
+	switch fs {
 	case "ext":
-		return []string{"ro,noload", "ro"}
+		return "ext4", []string{safeOptions + ",noload", safeOptions}
 	case "xfs":
-		return []string{"ro,norecovery", "ro"}
+		return "xfs", []string{safeOptions + ",norecovery", safeOptions}
 	case "btrfs":
-		return []string{"ro,rescue=nologreplay", "ro"}
+		return "btrfs", []string{safeOptions + ",rescue=nologreplay", safeOptions}
 	}
-	return []string{"ro"}
+	return fs, []string{safeOptions} // squashfs, erofs: read-only by design
 }
 
 // release unmounts mnt and detaches the loop device of a partition that
@@ -359,7 +366,7 @@ func (m *Mounted) release(mnt, dev string, ref loopRef) error {
 		return err
 	}
 	// A device another mount namespace pins detaches itself later (see
-	// teardown); waiting only keeps devices from piling up.
+	// detach); waiting only keeps devices from piling up.
 	settle([]loopDevice{{name: filepath.Base(dev), loopRef: ref}}, 2*time.Second)
 	return m.forget(ref)
 }

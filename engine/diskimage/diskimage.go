@@ -8,11 +8,17 @@
 // the loop's backing file directly; a QCOW2 image is first exposed as a
 // raw block device or file by qemu (see attachQCOW2 for the order).
 //
+// An image that users other than root can change is copied into the work
+// directory first, and only the copy is checked and used: otherwise its
+// owner could swap the file, or rewrite the QCOW2 header that was
+// checked, between the check and the moment qemu or the loop driver opens
+// it by name.
+//
 // Everything Mount creates lives in, or is recorded in, its work
 // directory, so that Cleanup can undo it after the importing process was
-// killed: mounts at WORKDIR/root and WORKDIR/disk, loop devices recorded
-// in WORKDIR/state.json or backed by files in WORKDIR, and the qemu
-// processes named by PID files in WORKDIR.
+// killed: mounts at WORKDIR/root and WORKDIR/disk, the private copy
+// WORKDIR/copy, loop devices recorded in WORKDIR/state.json or backed by
+// files in WORKDIR, and the qemu processes named by PID files in WORKDIR.
 package diskimage
 
 import (
@@ -25,9 +31,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/intree"
+	"github.com/sdme/sdme/engine/rootonly"
 )
 
 // Kind is the container format of a disk image.
@@ -76,6 +87,11 @@ type Mounted struct {
 	Via string
 	// Partition is the partition Dir is mounted from.
 	Partition Partition
+	// Copied is empty when the image was used in place. Otherwise Mount
+	// worked on a private copy in the work directory, and Copied says why:
+	// "/home/u/x.qcow2 belongs to uid 1000: can be changed by users other
+	// than root".
+	Copied string
 
 	workdir string
 	st      state // what is attached, as saved in WORKDIR/state.json
@@ -84,7 +100,9 @@ type Mounted struct {
 
 // Mount attaches image read-only, finds the partition that holds an
 // operating system (etc/os-release or usr/lib/os-release), trying the
-// largest first, and mounts it read-only below workdir. The caller must
+// largest first, and mounts it read-only below workdir. An image users
+// other than root can change is copied into workdir first (see Copied),
+// where the copy takes the room of the image's data. The caller must
 // Close the result, and must not use workdir for anything else nor let
 // two processes use it at once. Leftovers of an earlier Mount in the same
 // workdir are cleaned up first. On error, and when ctx is cancelled,
@@ -98,28 +116,14 @@ func Mount(ctx context.Context, image, workdir string) (_ *Mounted, err error) {
 	if workdir, err = prepareWorkdir(workdir); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(image)
+	f, err := openImage(image)
 	if err != nil {
 		return nil, err
 	}
-	head := make([]byte, 4096)
-	n, err := f.ReadAt(head, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		f.Close()
+	defer f.Close()
+	kind, err := inspect(f)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", image, err)
-	}
-	kind, ok := Detect(head[:n])
-	if !ok && fsKind(f) != "" {
-		kind, ok = Raw, true // btrfs: its superblock is at 64 KiB
-	}
-	f.Close()
-	if !ok {
-		return nil, fmt.Errorf("%s is neither a QCOW2 nor a raw disk image: %w", image, errdefs.ErrUnsupported)
-	}
-	if kind == QCOW2 {
-		if err := checkQCOW2(head[:n]); err != nil {
-			return nil, fmt.Errorf("%s: %w", image, err)
-		}
 	}
 	if err := teardown(workdir); err != nil {
 		return nil, fmt.Errorf("cleaning up an earlier import in %s: %w", workdir, err)
@@ -132,10 +136,9 @@ func Mount(ctx context.Context, image, workdir string) (_ *Mounted, err error) {
 			}
 		}
 	}()
-	// Loop devices name their backing file by its resolved path.
-	view, err := filepath.EvalSymlinks(image)
+	view, err := m.imageFile(ctx, image, f)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", image, err)
 	}
 	m.Via = "loop"
 	if kind == QCOW2 {
@@ -151,6 +154,113 @@ func Mount(ctx context.Context, image, workdir string) (_ *Mounted, err error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// openImage opens the image, which must be a regular file, for reading.
+// It is looked up with O_PATH and opened for reading only once fstat says
+// what it is: whoever can change the path may have pointed it at a FIFO,
+// whose open blocks, or at a device, whose open alone can act (a
+// watchdog starts counting down).
+func openImage(image string) (*os.File, error) {
+	fd, err := unix.Open(image, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: image, Err: err}
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &os.PathError{Op: "fstat", Path: image, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, fmt.Errorf("%s is not a regular file: %w", image, errdefs.ErrUnsupported)
+	}
+	// The magic link reaches the inode fstat saw, whatever the path
+	// names by now.
+	f, err := os.Open("/proc/self/fd/" + strconv.Itoa(fd))
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: image, Err: err}
+	}
+	return f, nil
+}
+
+// inspect tells the kind of the image open as f, and refuses a QCOW2
+// image that would make qemu open other files (see checkQCOW2).
+func inspect(f *os.File) (Kind, error) {
+	head := make([]byte, 4096)
+	n, err := f.ReadAt(head, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, err
+	}
+	kind, ok := Detect(head[:n])
+	if !ok && fsKind(f) != "" {
+		kind, ok = Raw, true // btrfs: its superblock is at 64 KiB
+	}
+	if !ok {
+		return 0, fmt.Errorf("neither a QCOW2 nor a raw disk image: %w", errdefs.ErrUnsupported)
+	}
+	if kind == QCOW2 {
+		if err := checkQCOW2(head[:n]); err != nil {
+			return 0, err
+		}
+	}
+	return kind, nil
+}
+
+// othersCanChange says why users other than root could change the image
+// at path, open as f, or returns nil when only root can. Both the path
+// (the file and every directory above it, rootonly.Check) and the file
+// that was opened count: a user may have swapped the file before it was
+// opened.
+func othersCanChange(path string, f *os.File) error {
+	if err := rootonly.Check(path); err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return err
+	}
+	if st.Uid != 0 {
+		return fmt.Errorf("%s belongs to uid %d: %w", path, st.Uid, rootonly.ErrNotRootOnly)
+	}
+	if st.Mode&0o022 != 0 {
+		return fmt.Errorf("%s is writable by its group or by others (mode %04o): %w", path, st.Mode&0o7777, rootonly.ErrNotRootOnly)
+	}
+	return nil
+}
+
+// imageFile returns the path qemu or the loop driver is to open for the
+// image at path, open as f: the image itself when only root can change
+// it, and otherwise a private copy (see Copied).
+func (m *Mounted) imageFile(ctx context.Context, path string, f *os.File) (string, error) {
+	if why := othersCanChange(path, f); why != nil {
+		m.Copied = why.Error()
+		return m.copyImage(ctx, f)
+	}
+	// Loop devices name their backing file by its resolved path.
+	return filepath.EvalSymlinks(path)
+}
+
+// copyImage copies the image open as src into the work directory and
+// checks the copy as Mount checked the original: the copy is what qemu
+// and the loop driver get, and the original may have changed meanwhile.
+func (m *Mounted) copyImage(ctx context.Context, src *os.File) (string, error) {
+	path := filepath.Join(m.workdir, copyFile)
+	if err := privateCopy(ctx, src, path); err != nil {
+		return "", fmt.Errorf("copying the image to %s: %w", path, err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	kind, err := inspect(f)
+	if err != nil {
+		return "", fmt.Errorf("the copy: %w", err)
+	}
+	if kind != m.Kind {
+		return "", fmt.Errorf("the image changed from %s to %s while it was copied: %w", m.Kind, kind, errdefs.ErrCorrupt)
+	}
+	return path, nil
 }
 
 func prepareWorkdir(workdir string) (string, error) {
@@ -191,10 +301,19 @@ var notFileSystems = map[string]bool{
 var btrfsRoots = []string{"root", "@"}
 
 // mountRoot mounts the partitions of view one at a time, largest first,
-// until one holds an operating system.
+// until one holds an operating system. Only file systems sdme recognises
+// are handed to the kernel, each under its own type: without one, mount
+// would have the kernel try every file system it has (or can load) on
+// whatever a partition holds, and the less used of those drivers are not
+// hardened against crafted images.
 func (m *Mounted) mountRoot(ctx context.Context, image, view string, parts []Partition) error {
 	parts = slices.Clone(parts)
 	slices.SortStableFunc(parts, func(a, b Partition) int { return cmp.Compare(b.Size, a.Size) })
+	disk, err := os.Open(view)
+	if err != nil {
+		return err
+	}
+	defer disk.Close()
 	mnt := filepath.Join(m.workdir, rootDir)
 	if err := os.Mkdir(mnt, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
@@ -204,10 +323,15 @@ func (m *Mounted) mountRoot(ctx context.Context, image, view string, parts []Par
 		if notFileSystems[p.Type] {
 			continue
 		}
+		fs := fsKind(io.NewSectionReader(disk, p.Start, p.Size))
+		if fs == "" {
+			notes = append(notes, fmt.Sprintf("partition %d (type %s): no file system sdme mounts (ext4, XFS, btrfs, SquashFS, EROFS)", p.Index, p.Type))
+			continue
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		dev, err := m.mountPartition(ctx, view, p, mnt)
+		dev, err := m.mountPartition(ctx, view, p, fs, mnt)
 		if errors.Is(err, errdefs.ErrMissingProgram) || ctx.Err() != nil {
 			return fmt.Errorf("%s: %w", image, err)
 		}
@@ -220,8 +344,8 @@ func (m *Mounted) mountRoot(ctx context.Context, image, view string, parts []Par
 			subs = append(subs, btrfsRoots...)
 		}
 		for _, sub := range subs {
-			if hasOSRelease(filepath.Join(mnt, sub)) {
-				m.Dir = filepath.Join(mnt, sub)
+			if dir := filepath.Join(mnt, sub); isDir(dir) && hasOSRelease(dir) {
+				m.Dir = dir
 				m.Partition = p
 				return nil
 			}
@@ -229,6 +353,7 @@ func (m *Mounted) mountRoot(ctx context.Context, image, view string, parts []Par
 		if err := m.release(mnt, dev, loopRef{File: view, Offset: p.Start, Size: p.Size}); err != nil {
 			return fmt.Errorf("%s: %w", image, err)
 		}
+		notes = append(notes, fmt.Sprintf("partition %d: %s file system without os-release", p.Index, fs))
 	}
 	msg := fmt.Sprintf("no partition in %s holds an operating system (looked for etc/os-release)", image)
 	if len(notes) > 0 {
@@ -237,9 +362,21 @@ func (m *Mounted) mountRoot(ctx context.Context, image, view string, parts []Par
 	return fmt.Errorf("%s: %w", msg, errdefs.ErrUnsupported)
 }
 
+// isDir reports whether path is a directory and not a symlink: a
+// subvolume "root" that is a symlink to / would hand the host's root to
+// the copy.
+func isDir(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.IsDir()
+}
+
+// hasOSRelease reports whether the tree at dir holds an os-release file.
+// Its symlinks resolve inside the tree (intree): an image whose etc is a
+// symlink to /etc must not pass for an operating system on the strength
+// of the host's os-release.
 func hasOSRelease(dir string) bool {
 	for _, p := range []string{"etc/os-release", "usr/lib/os-release"} {
-		if fi, err := os.Lstat(filepath.Join(dir, p)); err == nil && (fi.Mode().IsRegular() || fi.Mode()&os.ModeSymlink != 0) {
+		if fi, err := intree.Stat(dir, p); err == nil && fi.Mode().IsRegular() {
 			return true
 		}
 	}
@@ -262,6 +399,16 @@ func (m *Mounted) Close() error {
 
 func (m *Mounted) teardown() error {
 	if err := teardown(m.workdir); err != nil {
+		return err
+	}
+	m.st = state{}
+	return nil
+}
+
+// detach undoes a failed attempt to attach the image, and keeps the
+// private copy for the next one.
+func (m *Mounted) detach() error {
+	if err := detach(m.workdir); err != nil {
 		return err
 	}
 	m.st = state{}

@@ -1,6 +1,7 @@
 package diskimage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,14 +9,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sdme/sdme/engine/errdefs"
 
 	"github.com/sdme/sdme/engine/mountinfo"
+	"github.com/sdme/sdme/engine/rootonly"
 )
 
 // need skips the test unless it runs as root with loop devices and the
@@ -294,6 +298,9 @@ func TestMountNoOS(t *testing.T) {
 		if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "no partition in "+image+" holds an operating system") {
 			t.Errorf("%s: err = %v; want ErrUnsupported naming the image", file, err)
 		}
+		if err != nil && !strings.Contains(err.Error(), "ext file system without os-release") {
+			t.Errorf("%s: err = %v; want it to say what the ext4 partition held", file, err)
+		}
 		if l := leftovers(t, workdir, image); len(l) > 0 {
 			t.Errorf("%s: after failed Mount: %v", file, l)
 		}
@@ -514,5 +521,336 @@ func TestCloseForeignCopy(t *testing.T) {
 				t.Errorf("after Close: %v", l)
 			}
 		})
+	}
+}
+
+// mountOf returns the file system type and the per-mount options of the
+// topmost mount on point, as /proc/self/mountinfo shows them.
+func mountOf(t *testing.T, point string) (fstype string, opts []string) {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		// ID PARENT MAJ:MIN ROOT POINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPER
+		f := strings.Fields(line)
+		if len(f) < 10 || f[4] != point {
+			continue
+		}
+		if i := slices.Index(f, "-"); i > 5 && i+1 < len(f) {
+			fstype, opts = f[i+1], strings.Split(f[5], ",")
+		}
+	}
+	if fstype == "" {
+		t.Fatalf("nothing is mounted on %s", point)
+	}
+	return fstype, opts
+}
+
+// TestMountOptions checks, while the root is mounted, that the kernel was
+// told its type and that nothing on it can raise privileges, open
+// devices or run.
+func TestMountOptions(t *testing.T) {
+	need(t, "losetup", "mount")
+	dir := makeImages(t)
+	tree := filepath.Join(dir, "tree")
+	for _, c := range []struct {
+		name, program, fstype string
+		make                  func(img string)
+	}{
+		{"gpt-ext4", "", "ext4", nil},
+		{"squashfs", "mksquashfs", "squashfs", func(img string) { sh(t, "", "mksquashfs", tree, img, "-quiet", "-noappend") }},
+		{"erofs", "mkfs.erofs", "erofs", func(img string) { sh(t, "", "mkfs.erofs", "--quiet", img, tree) }},
+		{"xfs", "mkfs.xfs", "xfs", func(img string) {
+			// mkfs.xfs cannot fill a file system from a directory.
+			sh(t, "", "truncate", "-s", "300M", img)
+			sh(t, "", "mkfs.xfs", "-q", img)
+			mnt := t.TempDir()
+			sh(t, "", "mount", "-o", "loop", img, mnt)
+			sh(t, "", "cp", "-a", tree+"/.", mnt)
+			sh(t, "", "umount", mnt)
+		}},
+		{"btrfs", "mkfs.btrfs", "btrfs", func(img string) {
+			sh(t, "", "truncate", "-s", "128M", img)
+			sh(t, "", "mkfs.btrfs", "-q", "--rootdir", tree, img)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			img := filepath.Join(dir, "disk.raw")
+			if c.make != nil {
+				need(t, c.program)
+				img = filepath.Join(dir, c.name+".img")
+				c.make(img)
+			}
+			workdir := filepath.Join(dir, "work-"+c.name)
+			m, err := Mount(context.Background(), img, workdir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer Cleanup(workdir)
+			fstype, opts := mountOf(t, filepath.Join(workdir, rootDir))
+			if fstype != c.fstype {
+				t.Errorf("mounted as %s; want %s", fstype, c.fstype)
+			}
+			for _, o := range []string{"ro", "nosuid", "nodev", "noexec"} {
+				if !slices.Contains(opts, o) {
+					t.Errorf("mount options %v lack %s", opts, o)
+				}
+			}
+			if err := m.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestMountSkipsUnknown: a partition holding no file system sdme knows
+// is never handed to the kernel to probe, and the error says what each
+// partition held.
+func TestMountSkipsUnknown(t *testing.T) {
+	bin := need(t, "losetup", "mount", "sfdisk", "mkfs.cramfs")
+	dir := makeImages(t)
+	cramfs := filepath.Join(dir, "root.cramfs")
+	sh(t, "", bin["mkfs.cramfs"], filepath.Join(dir, "tree"), cramfs)
+	raw := filepath.Join(dir, "disk.raw")
+	parts, err := Partitions(openFile(t, raw), 32<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(cramfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(raw, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parts {
+		if _, err := f.WriteAt(append(data, make([]byte, 4096)...), p.Start); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	workdir := filepath.Join(dir, "work")
+	_, err = Mount(context.Background(), raw, workdir)
+	t.Log(err)
+	for _, want := range []string{
+		"partition 1 (type " + linuxGUID + "): no file system sdme mounts",
+		"partition 2 (type " + linuxGUID + "): no file system sdme mounts",
+	} {
+		if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v; want ErrUnsupported saying %q", err, want)
+		}
+	}
+	if l := leftovers(t, workdir, raw); len(l) > 0 {
+		t.Errorf("after failed Mount: %v", l)
+	}
+}
+
+// TestMountSymlinksStayInside: the image's symlinks lead nowhere but
+// into the image. An etc that links to the host's /etc does not make a
+// file system an operating system, and a btrfs subvolume "root" that
+// links to / does not make the host's / the tree to copy.
+func TestMountSymlinksStayInside(t *testing.T) {
+	need(t, "losetup", "mount")
+	if !exists("/etc/os-release") {
+		t.Skip("the host has no /etc/os-release to be fooled by")
+	}
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	if err := os.Mkdir(tree, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, program, link, target string
+		make                        func(img string)
+	}{
+		{"ext4-etc", "mkfs.ext4", "etc", "/etc", func(img string) {
+			sh(t, "", "mkfs.ext4", "-q", "-F", "-d", tree, img, "8M")
+		}},
+		{"btrfs-root", "mkfs.btrfs", "root", "/", func(img string) {
+			sh(t, "", "truncate", "-s", "128M", img)
+			sh(t, "", "mkfs.btrfs", "-q", "--rootdir", tree, img)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			need(t, c.program)
+			os.Remove(filepath.Join(tree, "etc"))
+			os.Remove(filepath.Join(tree, "root"))
+			if err := os.Symlink(c.target, filepath.Join(tree, c.link)); err != nil {
+				t.Fatal(err)
+			}
+			img := filepath.Join(dir, c.name+".img")
+			c.make(img)
+			workdir := filepath.Join(dir, "work-"+c.name)
+			m, err := Mount(context.Background(), img, workdir)
+			if err == nil {
+				defer Cleanup(workdir)
+				t.Fatalf("Mount took %s for the root of the image", m.Dir)
+			}
+			if !errors.Is(err, errdefs.ErrUnsupported) {
+				t.Errorf("err = %v; want ErrUnsupported", err)
+			}
+		})
+	}
+}
+
+// TestMountPrivateCopy: an image users other than root can change is
+// used through a copy in the work directory; a root-only one in place.
+func TestMountPrivateCopy(t *testing.T) {
+	need(t, "losetup", "mount")
+	dir := makeImages(t)
+	if err := rootonly.Check(dir); err != nil {
+		t.Skipf("the temporary directory is not root's alone: %v", err)
+	}
+	users := filepath.Join(dir, "users")
+	if err := os.Mkdir(users, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(users, 1000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, file string
+		prepare    func(image string) string
+		why        string // what Copied says; "" for in place
+	}{
+		{"root's", "disk.raw", func(image string) string { return image }, ""},
+		{"user's file", "disk.raw", func(image string) string {
+			if err := os.Chown(image, 1000, 1000); err != nil {
+				t.Fatal(err)
+			}
+			return image
+		}, "belongs to uid 1000"},
+		{"user's directory", "disk.raw", func(image string) string {
+			moved := filepath.Join(users, "disk.raw")
+			if err := os.Rename(image, moved); err != nil {
+				t.Fatal(err)
+			}
+			return moved
+		}, users + " belongs to uid 1000"},
+		{"world-writable", "disk.qcow2", func(image string) string {
+			if err := os.Chmod(image, 0o666); err != nil {
+				t.Fatal(err)
+			}
+			return image
+		}, "writable by its group or by others"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := filepath.Join(dir, c.file)
+			image := filepath.Join(dir, "case.img")
+			sh(t, "", "cp", "--sparse=always", src, image)
+			image = c.prepare(image)
+			defer os.Remove(image)
+			workdir := filepath.Join(dir, "work")
+			m, err := Mount(context.Background(), image, workdir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer Cleanup(workdir)
+			copied := filepath.Join(workdir, copyFile)
+			if c.why == "" && (m.Copied != "" || exists(copied)) {
+				t.Errorf("a root-only image was copied: %q", m.Copied)
+			}
+			if c.why != "" && (!strings.Contains(m.Copied, c.why) || !exists(copied)) {
+				t.Errorf("Copied = %q, copy exists: %v; want a copy because %s", m.Copied, exists(copied), c.why)
+			}
+			// What the kernel reads: the loop device under the root.
+			backing := image
+			if c.why != "" {
+				backing = copied
+			}
+			if m.Kind == QCOW2 {
+				backing = filepath.Join(workdir, map[string]string{"fuse": exportFile, "convert": rawFile, "nbd": ""}[m.Via])
+			}
+			loops, err := boundLoops()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var files []string
+			for _, l := range loops {
+				if strings.HasPrefix(l.File, dir+"/") {
+					files = append(files, l.File)
+				}
+			}
+			if m.Via != "nbd" && !slices.Equal(files, []string{backing}) {
+				t.Errorf("loop devices over %v; want one over %s", files, backing)
+			}
+			if err := m.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if l := leftovers(t, workdir, image); len(l) > 0 {
+				t.Errorf("after Close: %v", l)
+			}
+		})
+	}
+}
+
+// TestPrivateCopy copies a sparse file: the data arrives, the holes stay
+// holes.
+func TestPrivateCopy(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	f, err := os.Create(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range []int64{0, 8 << 20, 40 << 20} {
+		if _, err := f.WriteAt(bytes.Repeat([]byte{byte(off>>20) + 1}, 100000), off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Truncate(64 << 20); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, "dst")
+	if err := privateCopy(context.Background(), f, dst); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	want, _ := os.ReadFile(src)
+	got, err := os.ReadFile(dst)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("the copy differs from the original (%d and %d bytes): %v", len(got), len(want), err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(dst, &st); err != nil {
+		t.Fatal(err)
+	}
+	if used := st.Blocks * 512; used > 4<<20 {
+		t.Errorf("the copy of 300 KB of data in 64 MiB takes %d bytes", used)
+	}
+	if err := privateCopy(context.Background(), f, dst); !errors.Is(err, os.ErrExist) {
+		t.Errorf("copying over an existing file: err = %v; want ErrExist", err)
+	}
+}
+
+// TestMountSpecialFiles: a FIFO or a device where the image should be is
+// refused without being opened: opening the FIFO would block for ever.
+func TestMountSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	null := filepath.Join(dir, "null")
+	if err := os.Symlink("/dev/null", null); err != nil {
+		t.Fatal(err)
+	}
+	for _, image := range []string{fifo, null} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := Mount(context.Background(), image, filepath.Join(dir, "work"))
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("%s: err = %v; want ErrUnsupported, not a regular file", image, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Mount of %s still blocks after 10s", image)
+		}
 	}
 }

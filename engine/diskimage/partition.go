@@ -197,8 +197,14 @@ func readGPTAt(r io.ReaderAt, size, sector, lba int64) ([]Partition, error) {
 	table := int64(le.Uint64(h[72:]))
 	count := int64(le.Uint32(h[80:]))
 	esize := int64(le.Uint32(h[84:]))
-	if esize < 128 || esize%8 != 0 || count*esize > maxGPTEntryBytes {
-		return nil, fmt.Errorf("GPT header at LBA %d: %d entries of %d bytes: %w", lba, count, esize, errdefs.ErrCorrupt)
+	if esize < 128 || esize%8 != 0 {
+		return nil, fmt.Errorf("GPT header at LBA %d: entries of %d bytes: %w", lba, esize, errdefs.ErrCorrupt)
+	}
+	// Each factor is bounded before they are multiplied: the product of
+	// two uint32s can exceed int64, wrap negative and pass every size
+	// check below.
+	if esize > maxGPTEntryBytes || count > maxGPTEntryBytes/esize {
+		return nil, fmt.Errorf("GPT header at LBA %d: %d entries of %d bytes, more than the %d MiB a table may take: %w", lba, count, esize, maxGPTEntryBytes>>20, errdefs.ErrCorrupt)
 	}
 	if table < 1 || table > size/sector || table*sector+count*esize > size {
 		return nil, fmt.Errorf("GPT entries at LBA %d lie outside the disk: %w", table, errdefs.ErrCorrupt)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"hash/crc32"
+	"io"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -42,15 +43,22 @@ type gptPart struct {
 }
 
 // makeGPT builds a disk of sectors 512-byte sectors with a protective MBR,
-// a primary GPT and, if backup, a backup GPT at the end.
+// a primary GPT of 128 entries (the usual 16 KiB) and, if backup, a
+// backup GPT at the end.
 func makeGPT(sectors int64, parts []gptPart, backup bool) []byte {
+	return makeGPTn(sectors, 128, parts, backup)
+}
+
+// makeGPTn is makeGPT with a table of n entries (a multiple of 4).
+func makeGPTn(sectors int64, n int, parts []gptPart, backup bool) []byte {
 	disk := make([]byte, sectors*512)
 	mbr := disk[:512]
 	mbr[446+4] = 0xEE
 	binary.LittleEndian.PutUint32(mbr[446+8:], 1)
 	binary.LittleEndian.PutUint32(mbr[446+12:], uint32(sectors-1))
 	mbr[510], mbr[511] = 0x55, 0xAA
-	entries := make([]byte, 128*128)
+	entries := make([]byte, n*128)
+	tableSectors := int64(len(entries) / 512)
 	for i, p := range parts {
 		e := entries[i*128:]
 		copy(e, guidBytes(p.typ))
@@ -66,10 +74,10 @@ func makeGPT(sectors int64, parts []gptPart, backup bool) []byte {
 		le.PutUint32(h[12:], 92)
 		le.PutUint64(h[24:], uint64(my))
 		le.PutUint64(h[32:], uint64(alt))
-		le.PutUint64(h[40:], 34)
-		le.PutUint64(h[48:], uint64(sectors-34))
+		le.PutUint64(h[40:], uint64(2+tableSectors))
+		le.PutUint64(h[48:], uint64(sectors-2-tableSectors))
 		le.PutUint64(h[72:], uint64(table))
-		le.PutUint32(h[80:], 128)
+		le.PutUint32(h[80:], uint32(n))
 		le.PutUint32(h[84:], 128)
 		le.PutUint32(h[88:], crc32.ChecksumIEEE(entries))
 		le.PutUint32(h[16:], crc32.ChecksumIEEE(h[:92]))
@@ -78,8 +86,8 @@ func makeGPT(sectors int64, parts []gptPart, backup bool) []byte {
 	copy(disk[512:], header(1, sectors-1, 2))
 	copy(disk[1024:], entries)
 	if backup {
-		copy(disk[(sectors-33)*512:], entries)
-		copy(disk[(sectors-1)*512:], header(sectors-1, 1, sectors-33))
+		copy(disk[(sectors-1-tableSectors)*512:], entries)
+		copy(disk[(sectors-1)*512:], header(sectors-1, 1, sectors-1-tableSectors))
 	}
 	return disk
 }
@@ -318,5 +326,135 @@ func TestPartitionsSfdisk(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: Partitions = %v, %v; want %v", label, got, err, want)
 		}
+	}
+}
+
+// setGPTHeader edits the GPT header at byte off of disk and fixes its
+// checksum, as a crafted image would.
+func setGPTHeader(disk []byte, off int, edit func(h []byte)) {
+	h := disk[off : off+92]
+	edit(h)
+	le := binary.LittleEndian
+	le.PutUint32(h[16:], 0)
+	le.PutUint32(h[16:], crc32.ChecksumIEEE(h))
+}
+
+// A header whose entry count times entry size overflows int64: the
+// product of 0xffffffff and 0xfffffff8 wraps to a negative number, which
+// passed the size checks and made make panic (through varlink this took
+// the whole service down).
+func TestPartitionsGPTEntryOverflow(t *testing.T) {
+	for _, c := range []struct{ count, esize uint32 }{
+		{0xffffffff, 0xfffffff8}, // the crafted header that panicked
+		{0x80000000, 0x80000000},
+		{0xffffffff, 128},
+		{1, 0xfffffff8},
+		{32769, 128}, // one entry more than the 4 MiB sdme reads
+	} {
+		disk := makeGPT(128, []gptPart{{34, 100, linuxGUID}}, false)
+		setGPTHeader(disk, 512, func(h []byte) {
+			binary.LittleEndian.PutUint32(h[80:], c.count)
+			binary.LittleEndian.PutUint32(h[84:], c.esize)
+		})
+		_, err := Partitions(bytes.NewReader(disk), int64(len(disk)))
+		if !errors.Is(err, errdefs.ErrCorrupt) || !strings.Contains(err.Error(), "GPT") {
+			t.Errorf("%d entries of %d bytes: err = %v; want ErrCorrupt naming the GPT", c.count, c.esize, err)
+		}
+	}
+}
+
+// zeroTail is a disk of size bytes that starts with data and reads as
+// zeros after it, as a sparse image does: the fuzzer can try tables on
+// disks of terabytes with inputs of kilobytes.
+type zeroTail struct {
+	data []byte
+	size int64
+}
+
+func (z zeroTail) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("negative offset")
+	}
+	if off >= z.size {
+		return 0, io.EOF
+	}
+	n := int(min(int64(len(p)), z.size-off))
+	clear(p[:n])
+	if off < int64(len(z.data)) {
+		copy(p[:n], z.data[off:])
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// FuzzPartitions feeds crafted tables to the parser: it must neither
+// panic nor allocate without bound, and whatever it returns must lie
+// inside the disk, or be an error of the classes an import reports.
+//
+//	go test -run='^$' -fuzz=FuzzPartitions -fuzztime=5m ./engine/diskimage
+func FuzzPartitions(f *testing.F) {
+	for _, s := range fuzzSeeds() {
+		f.Add(s.data, s.sectorsMore)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, sectorsMore uint32) {
+		size := int64(len(data)) + int64(sectorsMore)*512
+		parts, err := Partitions(zeroTail{data, size}, size)
+		if err != nil {
+			if !errors.Is(err, errdefs.ErrCorrupt) && !errors.Is(err, errdefs.ErrUnsupported) {
+				t.Fatalf("err = %v; want ErrCorrupt or ErrUnsupported", err)
+			}
+			return
+		}
+		if len(parts) == 0 {
+			t.Fatal("no partitions and no error")
+		}
+		for _, p := range parts {
+			if p.Start < 0 || p.Size <= 0 || p.Start > size-p.Size || p.Type == "" {
+				t.Fatalf("partition %+v on a disk of %d bytes", p, size)
+			}
+		}
+	})
+}
+
+type fuzzSeed struct {
+	data        []byte
+	sectorsMore uint32 // zero sectors after data
+}
+
+// fuzzSeeds are disks of each kind Partitions reads, cut after their
+// last byte that is not zero: the fuzzer mutates (and minimises) small
+// inputs much faster than large ones.
+func fuzzSeeds() []fuzzSeed {
+	const swap = "0657fd6d-a4ab-43c4-84e5-0933c84b4f4f"
+	// Tables of 4 entries: MBR, header and table end after 3 sectors.
+	gptHead := func(disk []byte) fuzzSeed { return fuzzSeed{disk[:3*512], uint32(len(disk)/512 - 3)} }
+	gpt := makeGPTn(128, 4, []gptPart{{34, 63, linuxGUID}, {64, 95, swap}, {96, 110, linuxGUID}}, false)
+	hybrid := makeGPTn(128, 4, []gptPart{{64, 110, linuxGUID}}, false)
+	putMBR(hybrid[:512], []mbrPart{{0xEE, 1, 63}, {0x83, 64, 47}})
+	overflow := makeGPTn(128, 4, []gptPart{{34, 100, linuxGUID}}, false)
+	setGPTHeader(overflow, 512, func(h []byte) {
+		binary.LittleEndian.PutUint32(h[80:], 0xffffffff)
+		binary.LittleEndian.PutUint32(h[84:], 0xfffffff8)
+	})
+	// 1: Linux; 2: extended, with a swap and a Linux logical partition.
+	mbr := make([]byte, 5*512)
+	putMBR(mbr, []mbrPart{{0x83, 32, 40}, {0x05, 2, 240}})
+	putMBR(mbr[2*512:], []mbrPart{{0x82, 100, 20}, {0x05, 2, 140}})
+	putMBR(mbr[4*512:], []mbrPart{{0x83, 130, 100}})
+	// A damaged primary table, so that the backup at the end is read.
+	backup := makeGPTn(8, 4, []gptPart{{3, 5, linuxGUID}}, true)
+	backup[1024+32] ^= 1
+	ext := make([]byte, 1082)
+	ext[1080], ext[1081] = 0x53, 0xEF
+	erofs := make([]byte, 1028)
+	copy(erofs[1024:], "\xe2\xe1\xf5\xe0")
+	return []fuzzSeed{
+		gptHead(gpt), gptHead(hybrid), gptHead(overflow),
+		{backup, 0},
+		{mbr, 256 - 5},
+		{ext, 100}, {erofs, 100},
+		{[]byte("XFSB"), 100}, {[]byte("hsqs"), 100},
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,6 +26,7 @@ const (
 	rootDir    = "root"       // mount point of the partition being looked at
 	exportFile = "disk"       // FUSE export of a QCOW2 image
 	rawFile    = "disk.raw"   // raw copy of a QCOW2 image
+	copyFile   = "copy"       // private copy of an image others can change
 	stateFile  = "state.json" // loop devices and NBD device being attached
 	qsdPID     = "qsd.pid"
 	qsdLog     = "qsd.log"
@@ -79,20 +81,32 @@ func loadState(workdir string) (state, error) {
 	return st, nil
 }
 
-// teardown undoes, top down, whatever Mount attached in workdir, whether
+// teardown undoes whatever Mount did in workdir (see detach), and then
+// removes the private copy of the image.
+func teardown(workdir string) error {
+	if err := detach(workdir); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(workdir, copyFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// detach undoes, top down, whatever Mount attached in workdir, whether
 // that process is this one or one that was killed. Each step first looks
 // at what the kernel has, so running it twice, or on a clean workdir, does
 // nothing. It stops when the root file system will not unmount (the
 // caller still uses it): pulling the layers under it would turn a busy
 // mount into one that fails every read; the next call picks up from there.
 //
-// Below the root, users outside this mount namespace do not hold teardown
+// Below the root, users outside this mount namespace do not hold detach
 // up. A namespace created while the root was mounted (a container
 // starting on a host whose / is not a shared mount) keeps a copy of the
-// mounts, which pins the loop device. Teardown goes on, and removing the
+// mounts, which pins the loop device. Detach goes on, and removing the
 // mount points at the end makes the kernel drop those copies, after which
 // the loop device detaches itself.
-func teardown(workdir string) error {
+func detach(workdir string) error {
 	st, err := loadState(workdir)
 	if err != nil {
 		return err
@@ -216,13 +230,13 @@ func boundLoops() ([]loopDevice, error) {
 }
 
 // detachLoops detaches the loop devices backed by Mount's files in workdir
-// (the FUSE export, the raw copy), which are ours whatever they map, and the
-// recorded ones that still map what they were made for. A record without
-// a device name (the process died during losetup) matches by description
-// alone, and then only a device mounted nowhere: the kernel does not say
-// who made a loop device, and a mounted one with the same description
-// belongs to an import of the same image running beside us. It returns
-// the devices it detached, for settle.
+// (the FUSE export, the raw and private copies), which are ours whatever
+// they map, and the recorded ones that still map what they were made for.
+// A record without a device name (the process died during losetup)
+// matches by description alone, and then only a device mounted nowhere:
+// the kernel does not say who made a loop device, and a mounted one with
+// the same description belongs to an import of the same image running
+// beside us. It returns the devices it detached, for settle.
 func detachLoops(workdir string, recs []loopRecord) ([]loopDevice, error) {
 	loops, err := boundLoops()
 	if err != nil {
@@ -239,7 +253,7 @@ func detachLoops(workdir string, recs []loopRecord) ([]loopDevice, error) {
 	var detached []loopDevice
 	var errs []error
 	for _, l := range loops {
-		ours := l.File == filepath.Join(workdir, exportFile) || l.File == filepath.Join(workdir, rawFile)
+		ours := filepath.Dir(l.File) == workdir && slices.Contains([]string{exportFile, rawFile, copyFile}, filepath.Base(l.File))
 		for _, r := range recs {
 			if r.loopRef == l.loopRef {
 				ours = ours || r.Dev == "/dev/"+l.name || r.Dev == "" && !mounted[l.dev]
@@ -328,11 +342,11 @@ func disconnectNBD(workdir, dev string) error {
 // could mount or attach behind teardown's back. Each of them has one of
 // Mount's paths in workdir as an argument (or as the value of --opt=);
 // only those exact paths count, so that a wrong workdir (a data directory)
-// never gets unrelated programs killed. A losetup over a raw image names
-// no such path; it dies with its parent (see runChild).
+// never gets unrelated programs killed. A losetup over a raw image used in
+// place names no such path; it dies with its parent (see runChild).
 func killStrays(workdir string) error {
 	ours := map[string]bool{}
-	for _, name := range []string{rootDir, exportFile, rawFile, qsdPID, nbdPID} {
+	for _, name := range []string{rootDir, exportFile, rawFile, copyFile, qsdPID, nbdPID} {
 		ours[filepath.Join(workdir, name)] = true
 	}
 	keep := map[int]bool{os.Getpid(): true}

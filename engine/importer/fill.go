@@ -225,6 +225,9 @@ func fillDisk(ctx context.Context, image string, txn *rootfs.Txn, rep progress.R
 	}
 	defer m.Close()
 	info.Kind = m.Kind.String()
+	if m.Copied != "" {
+		progress.Logf(rep, "copied %s first: %s", image, m.Copied)
+	}
 	progress.Logf(rep, "copying the root filesystem of %s (partition %d, attached with %s)", filepath.Base(image), m.Partition.Index, m.Via)
 	if err := copyDir(ctx, m.Dir, txn.Root(), rep); err != nil {
 		return err

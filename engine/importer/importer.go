@@ -66,12 +66,16 @@ func Import(ctx context.Context, store rootfs.Store, opts Options, rep progress.
 		return Result{}, err
 	}
 	defer txn.Abort()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go watchSpace(ctx, txn.Root(), cancel)
 	progress.Logf(rep, "importing %s %s as rootfs %q", src.kind, opts.Source, name)
 	info := rootfs.Info{Source: src.arg, Kind: src.kind.String()}
 	if err := src.fill(ctx, txn, opts, rep, &info); err != nil {
 		if ctx.Err() != nil {
-			// Cancelled: whatever broke on the way is a consequence.
-			return Result{}, ctx.Err()
+			// Cancelled (by the user, or by watchSpace): whatever broke
+			// on the way is a consequence.
+			return Result{}, context.Cause(ctx)
 		}
 		return Result{}, explain(err, store)
 	}

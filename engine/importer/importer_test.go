@@ -5,7 +5,13 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
+	"time"
+	"unicode"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestIsTarHeader(t *testing.T) {
@@ -80,16 +86,54 @@ func TestDetect(t *testing.T) {
 	}
 }
 
-func TestInRootStaysInside(t *testing.T) {
+func TestInspectStaysInside(t *testing.T) {
 	root := t.TempDir()
 	os.MkdirAll(filepath.Join(root, "usr/lib/systemd"), 0o755)
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
 	os.WriteFile(filepath.Join(root, "usr/lib/systemd/systemd"), nil, 0o755)
 	os.Symlink("usr/lib", filepath.Join(root, "lib"))
-	os.Symlink("/../../../etc", filepath.Join(root, "evil"))
+	os.Symlink("/../../../usr/bin", filepath.Join(root, "evil"))
+	os.Symlink("/evil/dbus-daemon", filepath.Join(root, "usr/dbus"))
 	if !anyExists(root, []string{"lib/systemd/systemd"}) {
 		t.Error("a path through a relative symlink was not found")
 	}
-	if got := inRoot(root, "evil/passwd"); got != filepath.Join(root, "etc/passwd") {
-		t.Errorf("inRoot escaped: %s", got)
+	// The host has /usr/bin/dbus-daemon or not; the tree never does.
+	if anyExists(root, []string{"evil/dbus-daemon", "usr/dbus"}) {
+		t.Error("anyExists followed a symlink out of the tree")
 	}
+	// os-release as a FIFO: a plain open would block forever.
+	if err := unix.Mkfifo(filepath.Join(root, "etc/os-release"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(root, "usr/lib/os-release"), []byte("PRETTY_NAME=\"Evil\x1b]0;owned\x07\x1b[2J OS\"\n"), 0o644)
+	done := make(chan map[string]string)
+	go func() { done <- osRelease(root) }()
+	select {
+	case osr := <-done:
+		if got := osr["PRETTY_NAME"]; got != "Evil]0;owned[2J OS" {
+			t.Errorf("PRETTY_NAME = %q, want it without control characters", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("osRelease blocked on a FIFO")
+	}
+}
+
+func TestParseOSRelease(t *testing.T) {
+	got := parseOSRelease([]byte("# comment\nNAME=\"Debian GNU/Linux\"\nID=debian\nPRETTY_NAME='Debian 13'\n=x\nbroken\nVERSION_ID=\"13\"\n"))
+	want := map[string]string{"NAME": "Debian GNU/Linux", "ID": "debian", "PRETTY_NAME": "Debian 13", "VERSION_ID": "13"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("parseOSRelease = %v, want %v", got, want)
+	}
+}
+
+func FuzzParseOSRelease(f *testing.F) {
+	f.Add([]byte("NAME=\"Debian GNU/Linux\"\nPRETTY_NAME=\"Debian GNU/Linux 13 (trixie)\"\n"))
+	f.Add([]byte("PRETTY_NAME=\"\\x1b[2J\"\nID='a'\n#x=y\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for k, v := range parseOSRelease(data) {
+			if strings.ContainsFunc(k+v, unicode.IsControl) {
+				t.Fatalf("control character in %q=%q", k, v)
+			}
+		}
+	})
 }

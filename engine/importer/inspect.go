@@ -1,12 +1,11 @@
 package importer
 
 import (
-	"bufio"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/sdme/sdme/engine/intree"
+	"github.com/sdme/sdme/engine/printable"
 	"github.com/sdme/sdme/engine/rootfs"
 )
 
@@ -18,7 +17,8 @@ var (
 )
 
 // inspect records the distribution of the tree at root in info and
-// returns warnings about what would keep it from booting.
+// returns warnings about what would keep it from booting. The tree is the
+// image's: everything in it is looked up inside it (package intree).
 func inspect(root string, info *rootfs.Info) []string {
 	var warns []string
 	osr := osRelease(root)
@@ -38,70 +38,48 @@ func inspect(root string, info *rootfs.Info) []string {
 	return warns
 }
 
-// anyExists reports whether any of paths exists below root. Symlinks are
-// resolved inside root, as they would be in a container.
+// anyExists reports whether any of paths exists below root, following
+// symlinks inside root as they would be followed in a container.
 func anyExists(root string, paths []string) bool {
 	for _, p := range paths {
-		if _, err := os.Stat(inRoot(root, p)); err == nil {
+		if _, err := intree.Stat(root, p); err == nil {
 			return true
 		}
 	}
 	return false
 }
 
-// inRoot resolves p below root, following symlinks (/lib -> usr/lib) as
-// if root were /, and never leaving it.
-func inRoot(root, p string) string {
-	cur := ""
-	parts := strings.Split(p, "/")
-	for hops := 0; len(parts) > 0 && hops < 40; {
-		part := parts[0]
-		parts = parts[1:]
-		if part == "" || part == "." {
-			continue
+// maxOSRelease bounds the os-release file read; real ones are under 1 KiB.
+const maxOSRelease = 64 << 10
+
+// osRelease reads the os-release file of the tree at root: etc/os-release,
+// else usr/lib/os-release, as systemd reads it. A file that is missing,
+// not regular or too large counts as none.
+func osRelease(root string) map[string]string {
+	for _, p := range []string{"etc/os-release", "usr/lib/os-release"} {
+		if data, err := intree.ReadFile(root, p, maxOSRelease); err == nil {
+			return parseOSRelease(data)
 		}
-		if part == ".." {
-			cur = filepath.Dir(cur)
-			continue
-		}
-		next := filepath.Join(cur, part)
-		target, err := os.Readlink(filepath.Join(root, next))
-		if err != nil {
-			cur = next
-			continue
-		}
-		hops++
-		if filepath.IsAbs(target) {
-			cur = ""
-		}
-		parts = append(strings.Split(target, "/"), parts...)
 	}
-	return filepath.Join(root, filepath.Clean("/"+cur))
+	return map[string]string{}
 }
 
-// osRelease reads the os-release file of the tree at root.
-func osRelease(root string) map[string]string {
+// parseOSRelease parses KEY=VALUE lines, values optionally quoted. The
+// values are the image's words: control characters are taken out, so that
+// they cannot reach a terminal through fs ls.
+func parseOSRelease(data []byte) map[string]string {
 	kv := map[string]string{}
-	for _, p := range []string{"etc/os-release", "usr/lib/os-release"} {
-		f, err := os.Open(inRoot(root, p))
-		if err != nil {
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if !ok || k == "" || strings.HasPrefix(k, "#") {
 			continue
 		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
-			if !ok || strings.HasPrefix(k, "#") {
-				continue
-			}
-			if uq, err := strconv.Unquote(v); err == nil {
-				v = uq
-			} else {
-				v = strings.Trim(v, `"'`)
-			}
-			kv[k] = v
+		if uq, err := strconv.Unquote(v); err == nil {
+			v = uq
+		} else {
+			v = strings.Trim(v, `"'`)
 		}
-		break
+		kv[printable.Line(k)] = printable.Line(v)
 	}
 	return kv
 }

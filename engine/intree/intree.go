@@ -19,7 +19,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -30,6 +32,14 @@ import (
 // sees it) for reading. A missing file is an error wrapping
 // fs.ErrNotExist; anything but a regular file wraps errdefs.ErrCorrupt.
 func Open(dir, name string) (*os.File, error) {
+	return open(dir, name, unix.S_IFREG, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
+}
+
+// open opens name below dir with flags if it is of the type want
+// (S_IFREG, S_IFDIR): the O_PATH descriptor of the lookup says what it is
+// without opening it, and only then is it opened for real, through
+// /proc/self/fd, which reaches the same inode.
+func open(dir, name string, want uint32, flags int) (*os.File, error) {
 	fd, err := lookup(dir, name)
 	if err != nil {
 		return nil, err
@@ -39,10 +49,14 @@ func Open(dir, name string) (*os.File, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, &fs.PathError{Op: "fstat", Path: name, Err: err}
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+	switch got := st.Mode & unix.S_IFMT; {
+	case got == want:
+	case want == unix.S_IFDIR:
+		return nil, &fs.PathError{Op: "open", Path: name, Err: unix.ENOTDIR}
+	default:
 		return nil, fmt.Errorf("%s is %s, not a regular file: %w", name, kind(st.Mode), errdefs.ErrCorrupt)
 	}
-	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(fd), os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(fd), flags, 0)
 	if err != nil {
 		return nil, fmt.Errorf("reopen %s: %w", name, err)
 	}
@@ -80,15 +94,45 @@ func Stat(dir, name string) (fs.FileInfo, error) {
 	return f.Stat()
 }
 
+// ReadDir lists the directory name below dir, sorted by name.
+func ReadDir(dir, name string) ([]fs.DirEntry, error) {
+	f, err := open(dir, name, unix.S_IFDIR, unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ents, err := f.ReadDir(-1)
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return ents, err
+}
+
+// Readlink returns the target of the symlink name below dir (its last
+// component is not followed; the ones before it are, inside dir).
+func Readlink(dir, name string) (string, error) {
+	fd, err := lookupHow(dir, name, unix.O_PATH|unix.O_NOFOLLOW)
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(fd, "", buf)
+	if err != nil {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: err}
+	}
+	return string(buf[:n]), nil
+}
+
 // lookup opens name below dir with O_PATH, contained in dir.
-func lookup(dir, name string) (int, error) {
+func lookup(dir, name string) (int, error) { return lookupHow(dir, name, unix.O_PATH) }
+
+func lookupHow(dir, name string, flags int) (int, error) {
 	root, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return -1, &fs.PathError{Op: "open", Path: dir, Err: err}
 	}
 	defer unix.Close(root)
 	how := unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Flags:   uint64(flags | unix.O_CLOEXEC),
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	}
 	for {

@@ -127,3 +127,24 @@ func TestStat(t *testing.T) {
 		t.Errorf("Stat(etc/escape) = %v, want not found", err)
 	}
 }
+
+func TestReadDirAndReadlink(t *testing.T) {
+	root, _ := tree(t)
+	ents, err := ReadDir(root, "/usr/../etc")
+	if err != nil || len(ents) == 0 {
+		t.Fatalf("ReadDir(etc) = %v, %v", ents, err)
+	}
+	if _, err := ReadDir(root, "etc/fifo"); err == nil {
+		t.Error("ReadDir of a FIFO succeeded")
+	}
+	os.Symlink("/../../..", filepath.Join(root, "up"))
+	if ents, err := ReadDir(root, "up"); err != nil || len(ents) != 4 { // the tree's own /: dev, etc, up, usr
+		t.Errorf("ReadDir through a link up = %v, %v; want the tree's root", ents, err)
+	}
+	if got, err := Readlink(root, "etc/abs"); err != nil || got != "/usr/lib/os-release" {
+		t.Errorf("Readlink(etc/abs) = %q, %v", got, err)
+	}
+	if _, err := Readlink(root, "etc/big"); err == nil {
+		t.Error("Readlink of a regular file succeeded")
+	}
+}

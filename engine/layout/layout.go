@@ -57,8 +57,10 @@ func (l Layout) StagingPattern(name, kind string) string {
 	return filepath.Join(l.FsDir(), "."+name+"."+kind+"-*")
 }
 
+func (l Layout) LocksDir() string { return filepath.Join(l.Datadir, "locks") }
+
 func (l Layout) LockFile(kind, name string) string {
-	return filepath.Join(l.Datadir, "locks", kind, name+".lock")
+	return filepath.Join(l.LocksDir(), kind, name+".lock")
 }
 
 // Submount returns the upper and work directories of the layer that covers

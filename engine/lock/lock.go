@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -26,17 +27,29 @@ type Lock struct {
 	f *os.File
 }
 
-// Exclusive takes the lock at path without waiting. If another process
-// holds it, the error wraps errdefs.ErrLocked and names that process.
-// what describes the object for the error ("container \"web\"").
-func Exclusive(path, what string) (*Lock, error) { return take(path, what, unix.LOCK_EX) }
+// Exclusive takes the lock at path, waiting up to wait for the holder to
+// let go: zero where the holder may work for minutes (an import, a boot)
+// and a quick "busy" is the better answer, a few seconds where holders
+// are brief. If another process still holds it, the error wraps
+// errdefs.ErrLocked and names that process. what describes the object for
+// the error ("container \"web\"").
+func Exclusive(path, what string, wait time.Duration) (*Lock, error) {
+	return take(path, what, unix.LOCK_EX, wait)
+}
 
-// Shared takes the lock at path for reading without waiting: many holders
-// may share it, and it keeps an Exclusive holder out (a rootfs that a
-// container is being created on cannot be removed meanwhile).
-func Shared(path, what string) (*Lock, error) { return take(path, what, unix.LOCK_SH) }
+// Shared takes the lock at path for reading, waiting as Exclusive does:
+// many holders may share it, and it keeps an Exclusive holder out (a
+// rootfs that a container is being created on cannot be removed
+// meanwhile).
+func Shared(path, what string, wait time.Duration) (*Lock, error) {
+	return take(path, what, unix.LOCK_SH, wait)
+}
 
-func take(path, what string, how int) (*Lock, error) {
+// retry is how often a waiting taker tries again. flock has no timeout of
+// its own, and a blocking flock could not be given up on.
+const retry = 20 * time.Millisecond
+
+func take(path, what string, how int, wait time.Duration) (*Lock, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
@@ -44,7 +57,12 @@ func take(path, what string, how int) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB); err != nil {
+	err = unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+	for deadline := time.Now().Add(wait); errors.Is(err, unix.EWOULDBLOCK) && time.Now().Before(deadline); {
+		time.Sleep(retry)
+		err = unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+	}
+	if err != nil {
 		holder, _ := os.ReadFile(path)
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {

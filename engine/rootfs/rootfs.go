@@ -25,10 +25,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sdme/sdme/engine/datadir"
 	"github.com/sdme/sdme/engine/errdefs"
 	"github.com/sdme/sdme/engine/layout"
 	"github.com/sdme/sdme/engine/lock"
 	"github.com/sdme/sdme/engine/names"
+	"github.com/sdme/sdme/engine/printable"
 	"github.com/sdme/sdme/engine/state"
 )
 
@@ -63,13 +65,23 @@ func New(datadir string) Store { return Store{layout: layout.Layout{Datadir: dat
 // Path is where the tree of rootfs name lives.
 func (s Store) Path(name string) string { return s.layout.Rootfs(name) }
 
-func (s Store) lock(name string, shared bool) (*lock.Lock, error) {
+// briefWait is how long a taker waits for a lock whose holders are quick:
+// a container being created on the rootfs, a removal, a collection of
+// leftovers. An import holds it for minutes; past this, the answer is
+// "busy".
+const briefWait = 3 * time.Second
+
+func (s Store) lock(name string, shared bool, wait time.Duration) (*lock.Lock, error) {
 	path, what := s.layout.LockFile("fs", name), fmt.Sprintf("rootfs %q", name)
 	if shared {
-		return lock.Shared(path, what)
+		return lock.Shared(path, what, wait)
 	}
-	return lock.Exclusive(path, what)
+	return lock.Exclusive(path, what, wait)
 }
+
+// ready makes sure the data directory is root's alone (package datadir)
+// before anything in it is read or written.
+func (s Store) ready() error { return datadir.Prepare(s.layout) }
 
 // Use checks that rootfs name exists and holds it (shared) until the
 // returned lock is released, so that it cannot be removed meanwhile.
@@ -77,7 +89,10 @@ func (s Store) Use(name string) (*lock.Lock, error) {
 	if err := names.Validate(name); err != nil {
 		return nil, err
 	}
-	l, err := s.lock(name, true)
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
+	l, err := s.lock(name, true, briefWait)
 	if err != nil {
 		return nil, err
 	}
@@ -92,10 +107,12 @@ func notFound(name string) error {
 	return fmt.Errorf("rootfs %q: %w (see 'sdme fs ls')", name, errdefs.ErrNotFound)
 }
 
-// List returns every rootfs, sorted by name. It first removes what dead
-// imports left behind, as far as it can.
+// List returns every rootfs, sorted by name. It only reads: no lock is
+// taken, and what dead imports left behind is skipped, not collected.
 func (s Store) List() ([]Info, error) {
-	s.GC() // best effort: a listing must work even if cleaning up does not
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
 	ents, err := os.ReadDir(s.layout.FsDir())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -122,6 +139,9 @@ func (s Store) List() ([]Info, error) {
 // Get describes rootfs name.
 func (s Store) Get(name string) (Info, error) {
 	if err := names.Validate(name); err != nil {
+		return Info{}, err
+	}
+	if err := s.ready(); err != nil {
 		return Info{}, err
 	}
 	if fi, err := os.Stat(s.Path(name)); err != nil || !fi.IsDir() {
@@ -158,7 +178,7 @@ func parseMeta(data []byte) map[string]string {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
 		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			kv[k] = v
+			kv[k] = printable.Line(v) // as recorded by versions that did not clean it
 		}
 	}
 	return kv
@@ -180,8 +200,9 @@ func marshalMeta(info Info) []byte {
 	sort.Strings(keys)
 	var b bytes.Buffer
 	for _, k := range keys {
-		// A value is one line; os-release or a URL cannot smuggle a key.
-		v := strings.NewReplacer("\n", " ", "\x00", "").Replace(kv[k])
+		// A value is one line of printable text: os-release or a URL can
+		// neither smuggle a key nor drive the terminal of whoever lists it.
+		v := printable.Line(kv[k])
 		fmt.Fprintf(&b, "%s=%s\n", k, v)
 	}
 	return b.Bytes()
@@ -221,7 +242,11 @@ func (s Store) Remove(name string) error {
 	if err := names.Validate(name); err != nil {
 		return err
 	}
-	l, err := s.lock(name, false)
+	if err := s.ready(); err != nil {
+		return err
+	}
+	s.GC() // best effort: leftovers must not keep a removal from working
+	l, err := s.lock(name, false, briefWait)
 	if err != nil {
 		return err
 	}

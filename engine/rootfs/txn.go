@@ -39,7 +39,13 @@ func (s Store) Begin(name string, force bool) (*Txn, error) {
 	if err := names.Validate(name); err != nil {
 		return nil, err
 	}
-	l, err := s.lock(name, false)
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
+	s.GC() // best effort: another name's leftovers must not stop this import
+	// No wait: the holder is most likely another import of the same name,
+	// which may take minutes.
+	l, err := s.lock(name, false, 0)
 	if err != nil {
 		return nil, fmt.Errorf("cannot import: %w", err)
 	}
@@ -56,9 +62,6 @@ func (t *Txn) begin() error {
 		return err
 	}
 	if err := t.checkReplace(); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(t.s.layout.FsDir(), 0o755); err != nil {
 		return err
 	}
 	// The staging directory is root's alone until it is renamed into place
@@ -174,8 +177,10 @@ func (t *Txn) abort() {
 
 // GC removes what dead imports and removals left behind: staging
 // directories (after undoing mounts and devices below them) and sidecars
-// without a tree. A name whose lock is held is left alone, since its
-// staging directory is work in progress.
+// without a tree. Only names with such leftovers are locked, and only
+// when no one holds them: a held lock means the staging directory is work
+// in progress. Writers run it; readers never do, since it takes
+// exclusive locks.
 func (s Store) GC() error {
 	ents, err := os.ReadDir(s.layout.FsDir())
 	if errors.Is(err, fs.ErrNotExist) {
@@ -186,12 +191,12 @@ func (s Store) GC() error {
 	}
 	seen := map[string]bool{}
 	for _, e := range ents {
-		name, ok := leftoverOf(e.Name())
+		name, ok := s.leftoverOf(e.Name())
 		if !ok || seen[name] {
 			continue
 		}
 		seen[name] = true
-		l, err := s.lock(name, false)
+		l, err := s.lock(name, false, 0)
 		if err != nil {
 			continue // busy: not a leftover
 		}
@@ -204,15 +209,23 @@ func (s Store) GC() error {
 	return nil
 }
 
-// leftoverOf returns the rootfs name of a dot-entry of the store:
-// .NAME.KIND-PID or .NAME.meta.
-func leftoverOf(entry string) (string, bool) {
+// leftoverOf returns the rootfs name of an entry of the store that may be
+// a leftover: a staging directory .NAME.KIND-PID, or the sidecar
+// .NAME.meta of a tree that is not there.
+func (s Store) leftoverOf(entry string) (string, bool) {
 	rest, ok := strings.CutPrefix(entry, ".")
 	if !ok {
 		return "", false
 	}
-	name, _, ok := strings.Cut(rest, ".")
-	return name, ok && names.Validate(name) == nil
+	name, suffix, ok := strings.Cut(rest, ".")
+	if !ok || names.Validate(name) != nil {
+		return "", false
+	}
+	if suffix == "meta" {
+		_, err := os.Lstat(s.Path(name))
+		return name, errors.Is(err, fs.ErrNotExist)
+	}
+	return name, true
 }
 
 // gcName cleans the leftovers of name; the caller holds its lock.

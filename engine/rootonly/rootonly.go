@@ -65,12 +65,12 @@ func checkWalk(p string) error {
 	if err != nil {
 		return err
 	}
+	if err := ownedByRoot(cur, st); err != nil {
+		return err
+	}
 	for _, name := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
 		if name == "" { // p is "/"
 			break
-		}
-		if err := ownedByRoot(cur, st); err != nil {
-			return err
 		}
 		next := filepath.Join(cur, name)
 		nst, err := lstat(next)
@@ -81,16 +81,18 @@ func checkWalk(p string) error {
 		if err != nil {
 			return err
 		}
-		if err := writableByOthers(cur, st, nst.Uid == 0); err != nil {
+		// Owned by someone else, next is theirs to change; owned by root,
+		// it is safe from others even in a sticky directory.
+		if err := ownedByRoot(next, nst); err != nil {
+			return err
+		}
+		if err := writableByOthers(cur, st, true); err != nil {
 			return err
 		}
 		if nst.Mode&syscall.S_IFMT == syscall.S_IFLNK {
 			return nil
 		}
 		cur, st = next, nst
-	}
-	if err := ownedByRoot(cur, st); err != nil {
-		return err
 	}
 	return writableByOthers(cur, st, false)
 }

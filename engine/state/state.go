@@ -15,7 +15,6 @@
 package state
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -87,27 +86,25 @@ func (c Container) Marshal() ([]byte, error) {
 func Unmarshal(data []byte) (Container, error) {
 	var c Container
 	kv := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for line := 1; sc.Scan(); line++ {
-		l := sc.Text()
+	// Split rather than scan: a line of any length is a damaged file, not
+	// an unreadable one. Errors never quote the file: read through a
+	// hostile name, it could be any file of the host.
+	for i, l := range strings.Split(string(data), "\n") {
 		if l == "" {
 			continue
 		}
 		k, v, ok := strings.Cut(l, "=")
 		if !ok {
-			return c, fmt.Errorf("line %d: no '=' in %q", line, l)
+			return c, fmt.Errorf("line %d has no '=': %w", i+1, errdefs.ErrCorrupt)
 		}
 		kv[k] = v
-	}
-	if err := sc.Err(); err != nil {
-		return c, err
 	}
 	take := func(k string) string { v := kv[k]; delete(kv, k); return v }
 	c.Name = take("NAME")
 	if s := take("CREATED"); s != "" {
 		secs, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return c, fmt.Errorf("CREATED=%q is not a number", s)
+			return c, fmt.Errorf("CREATED is not a number: %w", errdefs.ErrCorrupt)
 		}
 		c.Created = time.Unix(secs, 0)
 	}
@@ -144,7 +141,8 @@ func Claim(path string) error {
 	return f.Close()
 }
 
-// Read loads the state file at path. A missing file is errdefs.ErrNotFound.
+// Read loads the state file at path. A missing file is errdefs.ErrNotFound,
+// a damaged one errdefs.ErrCorrupt.
 func Read(path string) (Container, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,5 +93,20 @@ func TestClaimWriteReadNames(t *testing.T) {
 	}
 	if _, err := Read(filepath.Join(dir, "zz")); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("Read(missing) = %v, want ErrNotFound", err)
+	}
+}
+
+func TestUnmarshalDamaged(t *testing.T) {
+	secret := "root:$y$j9T$secret:19000:0:99999:7:::"
+	_, err := Unmarshal([]byte("NAME=a\n" + secret + "\n"))
+	if !errors.Is(err, errdefs.ErrCorrupt) || strings.Contains(err.Error(), "secret") {
+		t.Errorf("line without '=': %v; want ErrCorrupt not quoting the line", err)
+	}
+	long := "NAME=a\nCREATED=1\nX=" + strings.Repeat("y", 1<<17) + "\n"
+	if c, err := Unmarshal([]byte(long)); err != nil || c.Name != "a" {
+		t.Errorf("a line over 64 KiB: %+v, %v", c.Name, err)
+	}
+	if _, err := Unmarshal([]byte(strings.Repeat("z", 1<<17))); !errors.Is(err, errdefs.ErrCorrupt) {
+		t.Errorf("a long line without '=': %v, want ErrCorrupt", err)
 	}
 }

@@ -3,20 +3,60 @@ package systemd
 import (
 	"fmt"
 	"strings"
+
+	"github.com/sdme/sdme/engine/errdefs"
 )
 
 // Quote renders one argument of an Exec*= line so that systemd hands it to
 // the program exactly as given: '%' would start a specifier and '$' an
-// environment variable, and whitespace, quotes and backslashes would split
-// or alter the word.
+// environment variable, whitespace, quotes and backslashes would split or
+// alter the word, and a newline would end the setting and start another.
+// Control characters become C escapes (\x0a), which systemd decodes in
+// Exec lines; NUL has none, and CheckExec refuses it.
 func Quote(arg string) string {
 	arg = strings.ReplaceAll(arg, "%", "%%")
 	arg = strings.ReplaceAll(arg, "$", "$$")
-	if arg != "" && arg != ";" && !strings.ContainsAny(arg, " \t\"'\\") {
+	if arg != "" && arg != ";" && !strings.ContainsAny(arg, " \"'\\") && !hasControl(arg) {
 		return arg
 	}
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
-	return `"` + r.Replace(arg) + `"`
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(arg); i++ {
+		switch c := arg[i]; {
+		case c == '\\' || c == '"':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}
+
+// checkValue refuses a plain setting value that a unit file cannot hold:
+// it has no escapes, so a newline would end the setting and start another.
+func checkValue(setting, v string) error {
+	if hasControl(v) {
+		return fmt.Errorf("unit setting %s: %q has a control character: %w", setting, v, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// checkExec refuses an Exec argument with a NUL, which no escape carries.
+func checkExec(argv []string) error {
+	for _, a := range argv {
+		if strings.IndexByte(a, 0) >= 0 {
+			return fmt.Errorf("command argument %q has a NUL byte: %w", a, errdefs.ErrInvalidArgument)
+		}
+	}
+	return nil
 }
 
 // ExecLine renders argv as the value of an Exec*= setting. A prefix such as
@@ -92,8 +132,12 @@ type Mount struct {
 	Optional bool
 }
 
-// Render returns the text of the drop-in file.
-func (d Dropin) Render() string {
+// Render returns the text of the drop-in file. It refuses values that
+// the file could not carry as they are.
+func (d Dropin) Render() (string, error) {
+	if err := d.check(); err != nil {
+		return "", err
+	}
 	var b strings.Builder
 	b.WriteString("# Written by sdme; changes are overwritten.\n")
 	fmt.Fprintf(&b, "[Unit]\nDescription=sdme container %s\nRequiresMountsFor=%s\n\n", EscapeValue(d.Name), EscapeValue(d.Datadir))
@@ -116,5 +160,24 @@ func (d Dropin) Render() string {
 	for _, argv := range d.Cleanup {
 		fmt.Fprintf(&b, "ExecStopPost=%s\n", ExecLine("-", argv))
 	}
-	return b.String()
+	return b.String(), nil
+}
+
+func (d Dropin) check() error {
+	if err := checkValue("Description", d.Name); err != nil {
+		return err
+	}
+	if err := checkValue("RequiresMountsFor", d.Datadir); err != nil {
+		return err
+	}
+	argvs := append([][]string{d.Nspawn, {d.Umount}}, d.Cleanup...)
+	for _, m := range d.Mounts {
+		argvs = append(argvs, m.Argv, []string{m.Target})
+	}
+	for _, argv := range argvs {
+		if err := checkExec(argv); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,8 +1,11 @@
 package systemd
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/sdme/sdme/engine/errdefs"
 )
 
 func TestQuote(t *testing.T) {
@@ -18,7 +21,9 @@ func TestQuote(t *testing.T) {
 		`say "hi"`:      `"say \"hi\""`,
 		`back\slash`:    `"back\\slash"`,
 		"it's":          `"it's"`,
-		"tab\there":     "\"tab\there\"",
+		"tab\there":     `"tab\x09here"`,
+		"line\nbreak":   `"line\x0abreak"`,
+		"esc\x1b[2J":    `"esc\x1b[2J"`,
 		"50% of $x y":   `"50%% of $$x y"`,
 	}
 	for in, want := range cases {
@@ -41,7 +46,10 @@ func TestDropinRender(t *testing.T) {
 		Umount:  "/usr/bin/umount",
 		Cleanup: [][]string{{"/usr/bin/rmdir", "/run/x"}},
 	}
-	got := d.Render()
+	got, err := d.Render()
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := `# Written by sdme; changes are overwritten.
 [Unit]
 Description=sdme container web
@@ -65,5 +73,25 @@ ExecStopPost=-/usr/bin/rmdir /run/x
 func TestTemplateFailsWithoutDropin(t *testing.T) {
 	if !strings.Contains(Template, "ExecStart=/bin/false") {
 		t.Error("the template must not boot anything without its drop-in")
+	}
+}
+
+func TestDropinRefusesWhatItCannotCarry(t *testing.T) {
+	base := Dropin{Name: "web", Datadir: "/var/lib/sdme", Nspawn: []string{"/usr/bin/systemd-nspawn"}, Umount: "/usr/bin/umount"}
+	for _, d := range []Dropin{
+		{Name: "web", Datadir: "/var/lib/sdme\nExecStartPre=/bin/evil", Nspawn: base.Nspawn, Umount: base.Umount},
+		{Name: "web\r", Datadir: base.Datadir, Nspawn: base.Nspawn, Umount: base.Umount},
+		{Name: "web", Datadir: base.Datadir, Nspawn: []string{"/usr/bin/systemd-nspawn", "a\x00b"}, Umount: base.Umount},
+	} {
+		if text, err := d.Render(); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("Render(%+v) = %q, %v; want ErrInvalidArgument", d, text, err)
+		}
+	}
+	// An Exec argument with a newline stays one argument on one line.
+	d := base
+	d.Nspawn = append(d.Nspawn, "--setenv=A=1\nExecStartPre=/bin/evil")
+	text, err := d.Render()
+	if err != nil || strings.Contains(text, "\nExecStartPre=/bin/evil") {
+		t.Errorf("an Exec argument with a newline: %q, %v", text, err)
 	}
 }

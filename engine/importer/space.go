@@ -1,0 +1,61 @@
+package importer
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// An import stops before it fills the filesystem of the store: a
+// compressible archive or a sparse disk image can expand to far more than
+// its size, and a full /var takes the journal, package updates and every
+// other container with it. Whatever wrote the bytes (the tar applier, the
+// tree copier, qemu-img), a watcher sees the free space go and cancels the
+// import while a reserve is left; the transaction then removes what it
+// made.
+const (
+	spaceInterval   = 100 * time.Millisecond
+	reserveFraction = 20       // 1/20: 5% of the filesystem
+	reserveMax      = 1 << 30  // but at most 1 GiB
+	reserveMin      = 16 << 20 // and at least 16 MiB
+)
+
+// reserve is the space an import leaves free on a filesystem of size bytes.
+func reserve(size uint64) uint64 {
+	return min(max(size/reserveFraction, reserveMin), reserveMax)
+}
+
+// lowSpace says whether the filesystem that st describes has less room
+// left than its reserve. Bavail, not Bfree: the blocks ext4 keeps for root
+// stay for the system, on top of the reserve.
+func lowSpace(st *unix.Statfs_t) (avail, want uint64, low bool) {
+	bs := uint64(st.Bsize)
+	avail, want = st.Bavail*bs, reserve(st.Blocks*bs)
+	return avail, want, avail < want
+}
+
+// watchSpace cancels ctx, with an error saying so, once the filesystem of
+// dir runs low; it returns when ctx ends.
+func watchSpace(ctx context.Context, dir string, cancel context.CancelCauseFunc) {
+	t := time.NewTicker(spaceInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var st unix.Statfs_t
+		if unix.Statfs(dir, &st) != nil {
+			continue
+		}
+		if avail, want, low := lowSpace(&st); low {
+			cancel(fmt.Errorf("disk full: %d MiB left on the filesystem of %s, where imports keep %d MiB free; the import stopped there: %w",
+				avail>>20, dir, want>>20, syscall.ENOSPC))
+			return
+		}
+	}
+}
