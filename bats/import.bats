@@ -388,8 +388,21 @@ assert_store_clean() {
   umount /var/tmp/smalldisk
   assert_failure 1
   assert_output --partial "disk full"
-  # Stopped by the watcher, before the filesystem was full.
-  assert_output --partial "where imports keep"
+  [ -z "$left" ] || fail "left behind: $left"
+}
+
+@test "an import stops while a reserve is still free on the disk" {
+  mkdir -p /var/tmp/smalldisk
+  mount -t tmpfs -o size=40m,mode=0700 tmpfs /var/tmp/smalldisk
+  sdme config set datadir /var/tmp/smalldisk
+  # Throttled, so that the tree grows slower than the watcher looks.
+  run sdme fs import big "$FIX_HTTP/slow/base.tar.zst"
+  sdme config set datadir "$DATADIR"
+  left=$(ls -A /var/tmp/smalldisk/fs | grep -v '^$' || true)
+  umount /var/tmp/smalldisk
+  assert_failure 1
+  assert_output --partial "disk full"
+  assert_output --partial "where imports keep 16 MiB free"
   [ -z "$left" ] || fail "left behind: $left"
 }
 

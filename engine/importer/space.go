@@ -17,7 +17,7 @@ import (
 // import while a reserve is left; the transaction then removes what it
 // made.
 const (
-	spaceInterval   = 100 * time.Millisecond
+	spaceInterval   = 25 * time.Millisecond
 	reserveFraction = 20       // 1/20: 5% of the filesystem
 	reserveMax      = 1 << 30  // but at most 1 GiB
 	reserveMin      = 16 << 20 // and at least 16 MiB
