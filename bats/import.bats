@@ -402,7 +402,7 @@ assert_store_clean() {
   umount /var/tmp/smalldisk
   assert_failure 1
   assert_output --partial "disk full"
-  assert_output --partial "where imports keep 16 MiB free"
+  assert_output --partial "where imports keep 16.0 MiB free"
   [ -z "$left" ] || fail "left behind: $left"
 }
 

@@ -153,7 +153,7 @@ func (p *Progress) finish(t *taskView, err error) {
 	switch p.mode {
 	case Lines, VerboseLines:
 		if err == nil {
-			p.println(fmt.Sprintf("%s: %s in %s", t.label, HumanBytes(t.done), time.Since(t.started).Round(100*time.Millisecond)))
+			p.println(fmt.Sprintf("%s: %s in %s", t.label, progress.HumanBytes(t.done), time.Since(t.started).Round(100*time.Millisecond)))
 		}
 	case Bars:
 		if t.bar == nil {
@@ -187,21 +187,7 @@ func (p *Progress) Close() {
 
 func sizeOf(done, total int64) string {
 	if total > 0 {
-		return fmt.Sprintf("%s of %s", HumanBytes(done), HumanBytes(total))
+		return fmt.Sprintf("%s of %s", progress.HumanBytes(done), progress.HumanBytes(total))
 	}
-	return HumanBytes(done)
-}
-
-// HumanBytes formats n bytes with a binary unit: 1.5 GiB.
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return progress.HumanBytes(done)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/sdme/sdme/applets/cli"
 	"github.com/sdme/sdme/applets/sdmeimport"
 	"github.com/sdme/sdme/engine/containers"
+	"github.com/sdme/sdme/engine/progress"
 	"github.com/sdme/sdme/engine/rootfs"
 )
 
@@ -63,7 +64,7 @@ func (a *app) fsLsCmd() *cobra.Command {
 			w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tDISTRO\tSOURCE\tSIZE\tCREATED")
 			for _, r := range list {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Name, orDash(r.Distro), orDash(r.Source), cli.HumanBytes(r.Size), when(r.Created))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Name, orDash(r.Distro), orDash(r.Source), progress.HumanBytes(r.Size), when(r.Created))
 			}
 			return w.Flush()
 		},

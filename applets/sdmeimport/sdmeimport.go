@@ -14,6 +14,7 @@ import (
 	"github.com/sdme/sdme/engine/errdefs"
 	"github.com/sdme/sdme/engine/importer"
 	"github.com/sdme/sdme/engine/oci"
+	"github.com/sdme/sdme/engine/progress"
 	"github.com/sdme/sdme/engine/rootfs"
 )
 
@@ -123,7 +124,7 @@ func run(cmd *cobra.Command, f flags, args []string, stdout, stderr io.Writer) e
 		if distro == "" {
 			distro = "no os-release"
 		}
-		fmt.Fprintf(stderr, "imported rootfs '%s' (%s, %s)\n", res.Name, distro, cli.HumanBytes(res.Size))
+		fmt.Fprintf(stderr, "imported rootfs '%s' (%s, %s)\n", res.Name, distro, progress.HumanBytes(res.Size))
 	}
 	fmt.Fprintln(stdout, res.Name)
 	return nil

@@ -96,7 +96,12 @@ func extractTarball(ctx context.Context, r io.Reader, txn *rootfs.Txn, opts Opti
 	}
 	defer dec.Close()
 	br := bufio.NewReaderSize(dec, 1<<20)
-	head, _ := br.Peek(512)
+	head, err := br.Peek(512)
+	if err != nil && err != io.EOF {
+		// The first read failed (a corrupt stream, a refused one): that
+		// is the news, not that there was nothing to read.
+		return err
+	}
 	if len(head) == 0 {
 		return fmt.Errorf("%s: the file is empty: %w", info.Source, errdefs.ErrUnsupported)
 	}

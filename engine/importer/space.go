@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sdme/sdme/engine/progress"
 )
 
 // An import stops before it fills the filesystem of the store: a
@@ -53,8 +55,8 @@ func watchSpace(ctx context.Context, dir string, cancel context.CancelCauseFunc)
 			continue
 		}
 		if avail, want, low := lowSpace(&st); low {
-			cancel(fmt.Errorf("disk full: %d MiB left on the filesystem of %s, where imports keep %d MiB free; the import stopped there: %w",
-				avail>>20, dir, want>>20, syscall.ENOSPC))
+			cancel(fmt.Errorf("disk full: %s left on the filesystem of %s, where imports keep %s free; the import stopped there: %w",
+				progress.HumanBytes(int64(avail)), dir, progress.HumanBytes(int64(want)), syscall.ENOSPC))
 			return
 		}
 	}
