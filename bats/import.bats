@@ -406,6 +406,24 @@ assert_store_clean() {
   [ -z "$left" ] || fail "left behind: $left"
 }
 
+@test "an import stops while a reserve of inodes is still free" {
+  mkdir -p /var/tmp/fewinodes /var/tmp/empties
+  (cd /var/tmp/empties && seq -f 'f%05g' 12000 | xargs touch)
+  tar -C /var/tmp/empties -cf "$FIX/empties.tar" .
+  rm -rf /var/tmp/empties
+  mount -t tmpfs -o size=40m,nr_inodes=10000,mode=0700 tmpfs /var/tmp/fewinodes
+  sdme config set datadir /var/tmp/fewinodes
+  # Throttled, so that the entries arrive slower than the watcher looks.
+  run sdme fs import empties "$FIX_HTTP/slow/empties.tar"
+  sdme config set datadir "$DATADIR"
+  left=$(ls -A /var/tmp/fewinodes/fs | grep -v '^$' || true)
+  umount /var/tmp/fewinodes
+  rm -f "$FIX/empties.tar"
+  assert_failure 1
+  assert_output --partial "inodes left on the filesystem"
+  [ -z "$left" ] || fail "left behind: $left"
+}
+
 @test "sdme-import, --name, quiet output, and flags that are not for now" {
   run sdme-import a1 "$FIX/small.tar"
   assert_success

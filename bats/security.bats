@@ -43,6 +43,17 @@ teardown() {
   assert_failure
 }
 
+@test "a store replaced under the running service is made private again" {
+  vl List '{}' >/dev/null 2>&1 || true # the service has seen the store
+  mount -t tmpfs -o mode=0755 tmpfs "$DATADIR"
+  run vl Create '{"name":"memo"}'
+  modes=$(stat -c %a "$DATADIR" "$DATADIR/containers" "$DATADIR/containers/memo" | tr '\n' ' ')
+  vl Remove '{"name":"memo"}' || true
+  umount "$DATADIR"
+  assert_success
+  [ "$modes" = "700 700 700 " ] || fail "modes after the store was replaced: $modes"
+}
+
 @test "a data directory that others could change is refused, and nothing is made in it" {
   # Owned by another user.
   install -d -o tester -m 0700 /var/tmp/theirs

@@ -59,6 +59,7 @@ func Apply(ctx context.Context, dir string, r io.Reader, opts Options) error {
 	buf := bufPool.Get().(*[]byte)
 	defer bufPool.Put(buf)
 	a := &applier{
+		ctx:  ctx,
 		root: rt,
 		tr:   tar.NewReader(r),
 		buf:  *buf,
@@ -97,6 +98,7 @@ var bufPool = sync.Pool{New: func() any {
 
 // applier holds the state of one Apply.
 type applier struct {
+	ctx  context.Context
 	root *root
 	tr   *tar.Reader
 	buf  []byte      // file contents pass through it
@@ -302,6 +304,11 @@ func (a *applier) copyContent(fd int) error {
 	var off int64
 	hole := false
 	for {
+		// One entry may expand to gigabytes from a few bytes: a stop
+		// (Ctrl-C, a disk running low) must not wait for its end.
+		if err := a.ctx.Err(); err != nil {
+			return err
+		}
 		n, rerr := fill(a.tr, a.buf)
 		if n > 0 {
 			chunk := a.buf[:n]

@@ -73,10 +73,11 @@ var keys = []key{
 				return fmt.Errorf("%q is not an absolute path", v)
 			}
 			// The path goes into unit files, where a newline would start a
-			// setting of its own, and into overlayfs options, where ',' and
-			// ':' separate options and layers and '\\' escapes them.
-			if hasControl(v) || strings.ContainsAny(v, ",:\\") {
-				return fmt.Errorf("%q has a control character, ',', ':' or '\\', which unit files and overlayfs options cannot carry", v)
+			// setting of its own and a space separate two paths, and into
+			// overlayfs options, where ',' and ':' separate options and
+			// layers, and '\\' and '"' escape and quote them.
+			if hasControl(v) || strings.ContainsAny(v, " ,:\\\"") {
+				return fmt.Errorf("%q has a control character or one of space , : \\ \", which unit files and overlayfs options cannot carry", v)
 			}
 			c.Datadir = filepath.Clean(v)
 			return nil

@@ -39,6 +39,8 @@ func TestSetValidates(t *testing.T) {
 		{"datadir", "/var/lib/sd:me"},
 		{"datadir", `/var/lib/sd\me`},
 		{"datadir", "/var/lib/\x1b[2J"},
+		{"datadir", "/var/lib/my sdme"},
+		{"datadir", `/var/lib/sd"me`},
 		{"boot_timeout", "9223372037"}, // one past what a time.Duration holds
 		{"boot_timeout", "99999999999999999999"},
 	} {

@@ -29,6 +29,11 @@ var maskedServices = []string{"systemd-resolved.service"}
 // none of the host's mounts, and D-Bus still reachable.
 func (e *Engine) prepareLayers(name, lower string, opaque []string) error {
 	upper := e.layout.Upper(name)
+	// The container's directory is root's alone like the data directory;
+	// upper and merged have the mode of the container's / .
+	if err := os.Mkdir(e.layout.ContainerDir(name), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
 	for dir, mode := range map[string]os.FileMode{
 		upper: 0o755, e.layout.Work(name): 0o700, e.layout.Merged(name): 0o755,
 	} {

@@ -53,7 +53,7 @@ func hostSubmounts(mounts []mountinfo.Mount, datadir string, opaque []string) []
 next:
 	for _, m := range mounts {
 		p := filepath.Clean(m.Point)
-		if p == "/" || !diskFilesystems[m.FSType] || seen[p] || strings.ContainsAny(p, ",:\\ \t\n") {
+		if p == "/" || !diskFilesystems[m.FSType] || seen[p] || strings.ContainsAny(p, ",:\\\" \t\n") {
 			continue
 		}
 		for _, d := range append(append([]string{datadir}, virtualTrees...), opaque...) {

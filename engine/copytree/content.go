@@ -1,6 +1,7 @@
 package copytree
 
 import (
+	"context"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -14,13 +15,13 @@ const chunk = 64 << 20
 
 // copyContent copies the content of the regular file src to dst, adding
 // to copied as it goes. A file with holes keeps them: only its data
-// segments are copied.
-func copyContent(src, dst int, st *unix.Stat_t, copied *atomic.Int64) error {
+// segments are copied. It stops between chunks once ctx ends.
+func copyContent(ctx context.Context, src, dst int, st *unix.Stat_t, copied *atomic.Int64) error {
 	if st.Size == 0 {
 		return nil
 	}
 	if st.Blocks*512 >= st.Size {
-		return copyRange(src, dst, 0, st.Size, copied)
+		return copyRange(ctx, src, dst, 0, st.Size, copied)
 	}
 	for off := int64(0); off < st.Size; {
 		data, err := unix.Seek(src, off, unix.SEEK_DATA)
@@ -34,7 +35,7 @@ func copyContent(src, dst int, st *unix.Stat_t, copied *atomic.Int64) error {
 		if err != nil {
 			return err
 		}
-		if err := copyRange(src, dst, data, min(hole, st.Size)-data, copied); err != nil {
+		if err := copyRange(ctx, src, dst, data, min(hole, st.Size)-data, copied); err != nil {
 			return err
 		}
 		off = hole
@@ -45,14 +46,17 @@ func copyContent(src, dst int, st *unix.Stat_t, copied *atomic.Int64) error {
 // copyRange copies n bytes at off from src to the same offset in dst,
 // with copy_file_range or, where the filesystems cannot, read and write.
 // It stops early if src ends early.
-func copyRange(src, dst int, off, n int64, copied *atomic.Int64) error {
+func copyRange(ctx context.Context, src, dst int, off, n int64, copied *atomic.Int64) error {
 	for end := off + n; off < end; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		soff, doff := off, off
 		m, err := unix.CopyFileRange(src, &soff, dst, &doff, int(min(end-off, chunk)), 0)
 		switch err {
 		case nil:
 		case unix.EXDEV, unix.ENOSYS, unix.EOPNOTSUPP, unix.EINVAL:
-			return readWrite(src, dst, off, end-off, copied)
+			return readWrite(ctx, src, dst, off, end-off, copied)
 		default:
 			return err
 		}
@@ -70,10 +74,13 @@ var bufPool = sync.Pool{New: func() any {
 	return &b
 }}
 
-func readWrite(src, dst int, off, n int64, copied *atomic.Int64) error {
+func readWrite(ctx context.Context, src, dst int, off, n int64, copied *atomic.Int64) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	for end := off + n; off < end; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		buf := (*bp)[:min(int64(len(*bp)), end-off)]
 		m, err := unix.Pread(src, buf, off)
 		if err != nil {

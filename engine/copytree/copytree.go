@@ -281,7 +281,7 @@ func (c *copier) work() {
 // clear the setuid bit and the capabilities.
 func (c *copier) fill(j *job) error {
 	defer unix.Close(j.src)
-	err := copyContent(j.src, j.dst, &j.st, &c.copied)
+	err := copyContent(c.ctx, j.src, j.dst, &j.st, &c.copied)
 	if err == nil {
 		err = copyMeta(fsmeta.File(j.src), fsmeta.File(j.dst), &j.st)
 	}

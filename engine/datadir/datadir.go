@@ -15,26 +15,20 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 
 	"github.com/sdme/sdme/engine/layout"
 	"github.com/sdme/sdme/engine/rootonly"
 )
 
-// prepared remembers the data directories made safe by this process, so
-// that a long-lived service checks once, not at every call. Only root can
-// undo the work, and root is trusted.
-var prepared sync.Map
-
 // Prepare makes l's data directory ready for use: it refuses one whose
 // path a user other than root could change (the directory itself, or any
 // directory above it), creates what is missing, and makes the data
 // directory and its top directories mode 0700 whatever they were before.
+// It runs at every call, also in the long-lived service: the checks cost
+// a few dozen system calls, and a store may be replaced under a running
+// service (a filesystem mounted over it).
 func Prepare(l layout.Layout) error {
-	if _, ok := prepared.Load(l.Datadir); ok {
-		return nil
-	}
 	if err := rootonly.Check(l.Datadir); err != nil {
 		return fmt.Errorf("data directory %s: %w; make it and the directories above it root's alone (chown root:root, chmod go-w) or choose another with 'sdme config set datadir'",
 			l.Datadir, err)
@@ -49,7 +43,6 @@ func Prepare(l layout.Layout) error {
 			return fmt.Errorf("data directory %s: %w", l.Datadir, err)
 		}
 	}
-	prepared.Store(l.Datadir, true)
 	return nil
 }
 

@@ -300,6 +300,14 @@ var notFileSystems = map[string]bool{
 // subvolume is the top level.
 var btrfsRoots = []string{"root", "@"}
 
+// A disk holds a handful of partitions; a crafted table may list
+// thousands (32768 GPT entries), each a loop device and a mount to try,
+// and a note in the error.
+const (
+	maxMounts = 16
+	maxNotes  = 8
+)
+
 // mountRoot mounts the partitions of view one at a time, largest first,
 // until one holds an operating system. Only file systems sdme recognises
 // are handed to the kernel, each under its own type: without one, mount
@@ -319,10 +327,14 @@ func (m *Mounted) mountRoot(ctx context.Context, image, view string, parts []Par
 		return err
 	}
 	var notes []string
+	notTried := ""
+	seen := map[[2]int64]bool{}
+	mounts := 0
 	for _, p := range parts {
-		if notFileSystems[p.Type] {
+		if notFileSystems[p.Type] || seen[[2]int64{p.Start, p.Size}] {
 			continue
 		}
+		seen[[2]int64{p.Start, p.Size}] = true
 		fs := fsKind(io.NewSectionReader(disk, p.Start, p.Size))
 		if fs == "" {
 			notes = append(notes, fmt.Sprintf("partition %d (type %s): no file system sdme mounts (ext4, XFS, btrfs, SquashFS, EROFS)", p.Index, p.Type))
@@ -330,6 +342,10 @@ func (m *Mounted) mountRoot(ctx context.Context, image, view string, parts []Par
 		}
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if mounts++; mounts > maxMounts {
+			notTried = fmt.Sprintf("partition %d and smaller ones: not tried, after the %d largest", p.Index, maxMounts)
+			break
 		}
 		dev, err := m.mountPartition(ctx, view, p, fs, mnt)
 		if errors.Is(err, errdefs.ErrMissingProgram) || ctx.Err() != nil {
@@ -356,6 +372,12 @@ func (m *Mounted) mountRoot(ctx context.Context, image, view string, parts []Par
 		notes = append(notes, fmt.Sprintf("partition %d: %s file system without os-release", p.Index, fs))
 	}
 	msg := fmt.Sprintf("no partition in %s holds an operating system (looked for etc/os-release)", image)
+	if len(notes) > maxNotes {
+		notes = append(notes[:maxNotes], fmt.Sprintf("and %d more", len(notes)-maxNotes))
+	}
+	if notTried != "" {
+		notes = append(notes, notTried)
+	}
 	if len(notes) > 0 {
 		msg += "; " + strings.Join(notes, "; ")
 	}

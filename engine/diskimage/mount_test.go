@@ -854,3 +854,48 @@ func TestMountSpecialFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestMountTriesAFew: a table that lists many partitions costs no more
+// than maxMounts loop devices and mounts, and an error of bounded size.
+func TestMountTriesAFew(t *testing.T) {
+	bin := need(t, "losetup", "mount", "sfdisk", "mkfs.ext4")
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	os.Mkdir(empty, 0o755)
+	fs := filepath.Join(dir, "data.ext4")
+	sh(t, "", bin["mkfs.ext4"], "-q", "-F", "-d", empty, fs, "1M")
+	raw := filepath.Join(dir, "disk.raw")
+	os.WriteFile(raw, nil, 0o600)
+	const n = maxMounts + 8
+	if err := os.Truncate(raw, (n+2)<<20); err != nil {
+		t.Fatal(err)
+	}
+	sh(t, "label: gpt\n"+strings.Repeat("size=1M, type=L\n", n), bin["sfdisk"], "-q", raw)
+	parts, err := Partitions(openFile(t, raw), (n+2)<<20)
+	if err != nil || len(parts) != n {
+		t.Fatalf("Partitions = %d, %v", len(parts), err)
+	}
+	data, err := os.ReadFile(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(raw, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parts {
+		if _, err := f.WriteAt(data, p.Start); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	workdir := filepath.Join(dir, "work")
+	_, err = Mount(context.Background(), raw, workdir)
+	if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "not tried, after the 16 largest") ||
+		strings.Count(err.Error(), "file system without os-release") > maxNotes {
+		t.Errorf("Mount of %d partitions without an OS: %v", n, err)
+	}
+	if l := leftovers(t, workdir, raw); len(l) > 0 {
+		t.Errorf("after failed Mount: %v", l)
+	}
+}

@@ -71,7 +71,7 @@ func copyDir(ctx context.Context, src, dst string, rep progress.Reporter) error 
 }
 
 func fillTarballFile(ctx context.Context, path string, txn *rootfs.Txn, opts Options, rep progress.Reporter, info *rootfs.Info) error {
-	f, err := os.Open(path)
+	f, err := openSource(path)
 	if err != nil {
 		return err
 	}

@@ -30,13 +30,23 @@ func reserve(size uint64) uint64 {
 	return min(max(size/reserveFraction, reserveMin), reserveMax)
 }
 
-// lowSpace says whether the filesystem that st describes has less room
-// left than its reserve. Bavail, not Bfree: the blocks ext4 keeps for root
-// stay for the system, on top of the reserve.
-func lowSpace(st *unix.Statfs_t) (avail, want uint64, low bool) {
+// lowSpace says, as the error to stop with, whether the filesystem that
+// st describes has less room left than its reserve: of blocks, and of
+// inodes, since an archive of empty files can take every inode of /var
+// in a few compressed megabytes. Bavail, not Bfree: the blocks ext4 keeps
+// for root stay for the system, on top of the reserve. A filesystem
+// without an inode count (btrfs says 0) has only blocks to run out of.
+func lowSpace(st *unix.Statfs_t, dir string) error {
 	bs := uint64(st.Bsize)
-	avail, want = st.Bavail*bs, reserve(st.Blocks*bs)
-	return avail, want, avail < want
+	if avail, want := st.Bavail*bs, reserve(st.Blocks*bs); avail < want {
+		return fmt.Errorf("disk full: %s left on the filesystem of %s, where imports keep %s free; the import stopped there: %w",
+			progress.HumanBytes(int64(avail)), dir, progress.HumanBytes(int64(want)), syscall.ENOSPC)
+	}
+	if want := st.Files / reserveFraction; st.Files > 0 && st.Ffree < want {
+		return fmt.Errorf("disk full: %d inodes left on the filesystem of %s, where imports keep %d free; the import stopped there: %w",
+			st.Ffree, dir, want, syscall.ENOSPC)
+	}
+	return nil
 }
 
 // watchSpace cancels ctx, with an error saying so, once the filesystem of
@@ -54,9 +64,8 @@ func watchSpace(ctx context.Context, dir string, cancel context.CancelCauseFunc)
 		if unix.Statfs(dir, &st) != nil {
 			continue
 		}
-		if avail, want, low := lowSpace(&st); low {
-			cancel(fmt.Errorf("disk full: %s left on the filesystem of %s, where imports keep %s free; the import stopped there: %w",
-				progress.HumanBytes(int64(avail)), dir, progress.HumanBytes(int64(want)), syscall.ENOSPC))
+		if err := lowSpace(&st, dir); err != nil {
+			cancel(err)
 			return
 		}
 	}

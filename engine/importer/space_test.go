@@ -20,8 +20,24 @@ func TestLowSpace(t *testing.T) {
 		{500000, 1100, false},
 	} {
 		st := unix.Statfs_t{Bsize: 4096, Blocks: c.size * mib / 4096, Bavail: c.avail * mib / 4096}
-		if _, _, low := lowSpace(&st); low != c.low {
+		if low := lowSpace(&st, "/x") != nil; low != c.low {
 			t.Errorf("%d MiB free of %d MiB: low = %v, want %v", c.avail, c.size, low, c.low)
+		}
+	}
+}
+
+func TestLowInodes(t *testing.T) {
+	for _, c := range []struct {
+		files, free uint64
+		low         bool
+	}{
+		{16384, 800, true}, // 5% of 16384 is 819
+		{16384, 900, false},
+		{0, 0, false}, // btrfs: no inode count
+	} {
+		st := unix.Statfs_t{Bsize: 4096, Blocks: 1 << 20, Bavail: 1 << 19, Files: c.files, Ffree: c.free}
+		if low := lowSpace(&st, "/x") != nil; low != c.low {
+			t.Errorf("%d of %d inodes free: low = %v, want %v", c.free, c.files, low, c.low)
 		}
 	}
 }

@@ -76,7 +76,11 @@ func Registry(ctx context.Context, s string, opts RegistryOptions) (*Image, erro
 	if err != nil {
 		return nil, err
 	}
-	repo := &repository{rc: client(ctx, r, opts.Insecure), r: r}
+	rc, err := client(ctx, r, opts.Insecure)
+	if err != nil {
+		return nil, err
+	}
+	repo := &repository{rc: rc, r: r}
 	name := r.CommonName()
 	// By tag, the manifest has no descriptor: regclient refuses one whose
 	// Content-Length, or body, is over maxMetadata.
@@ -118,21 +122,25 @@ func (repo *repository) blob(ctx context.Context, d descriptor.Descriptor) (io.R
 
 // client builds a regclient for the registry of r, allowing plain HTTP or
 // unverified TLS only where the user said so or on loopback.
-func client(ctx context.Context, r ref.Ref, insecure []string) *regclient.RegClient {
-	opts := []regclient.Opt{
-		regclient.WithDockerCreds(),
-		regclient.WithDockerCerts(),
-		regclient.WithUserAgent(fetch.UserAgent),
-		regclient.WithRegOpts(reg.WithTransport(fetch.Transport()), reg.WithManifestMax(maxMetadata, maxMetadata)),
-	}
+func client(ctx context.Context, r ref.Ref, insecure []string) (*regclient.RegClient, error) {
+	mode := config.TLSEnabled
 	if allowedInsecure(r.Registry, insecure) {
-		tls := config.TLSDisabled
+		mode = config.TLSDisabled
 		if speaksTLS(ctx, r.Registry) {
-			tls = config.TLSInsecure
+			mode = config.TLSInsecure
 		}
-		opts = append(opts, regclient.WithConfigHost(config.Host{Name: r.Registry, TLS: tls}))
 	}
-	return regclient.New(opts...)
+	rt, err := registryTransport(r.Registry, mode == config.TLSInsecure)
+	if err != nil {
+		return nil, err
+	}
+	return regclient.New(
+		regclient.WithDockerCreds(),
+		regclient.WithUserAgent(fetch.UserAgent),
+		regclient.WithRegOpts(reg.WithHTTPClient(&http.Client{Transport: rt}), reg.WithManifestMax(maxMetadata, maxMetadata)),
+		// The scheme: regclient speaks plain HTTP to TLSDisabled hosts.
+		regclient.WithConfigHost(config.Host{Name: r.Registry, TLS: mode}),
+	), nil
 }
 
 // speaksTLS reports whether the registry at host answers HTTPS at all, so

@@ -129,16 +129,32 @@ func apply(ctx context.Context, dir string, blob io.Reader) error {
 	if err := archive.Apply(ctx, dir, dec, archive.Options{Whiteouts: true}); err != nil {
 		// A digest or transfer error explains a broken tar better, and
 		// only the end of the blob tells whether there is one.
-		if _, ferr := io.Copy(io.Discard, blob); ferr != nil {
+		if ferr := drain(ctx, blob); ferr != nil {
 			return ferr
 		}
 		return err
 	}
-	if _, err := io.Copy(io.Discard, dec); err != nil {
+	if err := drain(ctx, dec); err != nil {
 		return err
 	}
-	_, err = io.Copy(io.Discard, blob)
-	return err
+	return drain(ctx, blob)
+}
+
+// drain reads r to its end, as io.Copy to io.Discard does, but stops once
+// ctx ends: what follows a tar's end may be gigabytes that decompress
+// from a few bytes, or a large blob on a slow disk.
+func drain(ctx context.Context, r io.Reader) error {
+	buf := make([]byte, 256<<10)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if _, err := r.Read(buf); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
 }
 
 // blobStream opens a layer's blob on first read, counts what it reads as

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -24,42 +25,15 @@ import (
 var ErrNotRootOnly = errors.New("can be changed by users other than root")
 
 // Check reports, as an error naming the culprit, whether anyone but root
-// could change what path names. Symlinks on the way are followed and the
-// directories they lead to are checked as well. A path that does not exist
-// yet is checked up to its deepest existing directory, which must then not
-// let others create the rest.
+// could change what path names. The path is resolved one component at a
+// time, as the kernel resolves it, and every directory it passes through
+// and every symlink it follows is checked, wherever the symlinks lead. A
+// path that does not exist yet is checked up to its deepest existing
+// directory, which must then not let others create the rest.
 func Check(path string) error {
 	if !filepath.IsAbs(path) {
 		return fmt.Errorf("%s is not an absolute path", path)
 	}
-	path = filepath.Clean(path)
-	real, err := resolve(path)
-	if err != nil {
-		return err
-	}
-	if err := checkWalk(path); err != nil {
-		return err
-	}
-	if real != path {
-		return checkWalk(real)
-	}
-	return nil
-}
-
-// resolve follows the symlinks of the part of p that exists.
-func resolve(p string) (string, error) {
-	real, err := filepath.EvalSymlinks(p)
-	if errors.Is(err, fs.ErrNotExist) && p != "/" {
-		dir, err := resolve(filepath.Dir(p))
-		return filepath.Join(dir, filepath.Base(p)), err
-	}
-	return real, err
-}
-
-// checkWalk checks each existing component of the clean absolute path p,
-// from / down, up to the first symlink (whose target the caller checks:
-// the link itself is as safe as the directory holding it).
-func checkWalk(p string) error {
 	cur := "/"
 	st, err := lstat(cur)
 	if err != nil {
@@ -68,9 +42,21 @@ func checkWalk(p string) error {
 	if err := ownedByRoot(cur, st); err != nil {
 		return err
 	}
-	for _, name := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
-		if name == "" { // p is "/"
-			break
+	parts := strings.Split(path, "/")
+	for hops := 0; len(parts) > 0; {
+		name := parts[0]
+		parts = parts[1:]
+		switch name {
+		case "", ".":
+			continue
+		case "..":
+			// cur holds no symlink, so its parent is the kernel's "..";
+			// it was checked on the way down.
+			cur = filepath.Dir(cur)
+			if st, err = lstat(cur); err != nil {
+				return err
+			}
+			continue
 		}
 		next := filepath.Join(cur, name)
 		nst, err := lstat(next)
@@ -89,10 +75,24 @@ func checkWalk(p string) error {
 		if err := writableByOthers(cur, st, true); err != nil {
 			return err
 		}
-		if nst.Mode&syscall.S_IFMT == syscall.S_IFLNK {
-			return nil
+		if nst.Mode&syscall.S_IFMT != syscall.S_IFLNK {
+			cur, st = next, nst
+			continue
 		}
-		cur, st = next, nst
+		if hops++; hops > 40 {
+			return &fs.PathError{Op: "resolve", Path: path, Err: syscall.ELOOP}
+		}
+		target, err := os.Readlink(next)
+		if err != nil {
+			return err
+		}
+		if filepath.IsAbs(target) {
+			cur = "/"
+			if st, err = lstat(cur); err != nil {
+				return err
+			}
+		}
+		parts = append(strings.Split(target, "/"), parts...)
 	}
 	return writableByOthers(cur, st, false)
 }

@@ -45,6 +45,29 @@ func TestCheck(t *testing.T) {
 	if err := os.Symlink(good, filepath.Join(base, "tolink")); err != nil {
 		t.Fatal(err)
 	}
+	// A root-owned link to a link of someone else's, which leads back
+	// into root's tree: the middle link can be changed at any time.
+	if err := os.Symlink(good, filepath.Join(users, "theirlink")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(filepath.Join(users, "theirlink"), 1000, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(users, "theirlink"), filepath.Join(good, "via")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../good/./..", filepath.Join(good, "up")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("loop2", filepath.Join(good, "loop1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("loop1", filepath.Join(good, "loop2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(filepath.Join(good, "loop1")); err == nil {
+		t.Error("Check of a symlink loop succeeded")
+	}
 	for _, c := range []struct {
 		path string
 		ok   bool
@@ -63,6 +86,10 @@ func TestCheck(t *testing.T) {
 		{filepath.Join(good, "link"), false},         // leads to an open directory
 		{filepath.Join(good, "link/missing"), false}, // and below it
 		{filepath.Join(base, "tolink/missing"), true},
+		{filepath.Join(good, "via"), false},         // through a user's link
+		{filepath.Join(good, "via/missing"), false}, // and below it
+		{filepath.Join(good, "up/good"), true},      // .. after a symlink
+		{filepath.Join(good, "up/open/x"), false},
 	} {
 		err := Check(c.path)
 		if c.ok && err != nil {
