@@ -614,26 +614,9 @@ func TestMountSkipsUnknown(t *testing.T) {
 	cramfs := filepath.Join(dir, "root.cramfs")
 	sh(t, "", bin["mkfs.cramfs"], filepath.Join(dir, "tree"), cramfs)
 	raw := filepath.Join(dir, "disk.raw")
-	parts, err := Partitions(openFile(t, raw), 32<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(cramfs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(raw, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range parts {
-		if _, err := f.WriteAt(append(data, make([]byte, 4096)...), p.Start); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f.Close()
+	fillPartitions(t, raw, 32<<20, cramfs)
 	workdir := filepath.Join(dir, "work")
-	_, err = Mount(context.Background(), raw, workdir)
+	_, err := Mount(context.Background(), raw, workdir)
 	t.Log(err)
 	for _, want := range []string{
 		"partition 1 (type " + linuxGUID + "): no file system sdme mounts",
@@ -871,9 +854,28 @@ func TestMountTriesAFew(t *testing.T) {
 		t.Fatal(err)
 	}
 	sh(t, "label: gpt\n"+strings.Repeat("size=1M, type=L\n", n), bin["sfdisk"], "-q", raw)
-	parts, err := Partitions(openFile(t, raw), (n+2)<<20)
-	if err != nil || len(parts) != n {
-		t.Fatalf("Partitions = %d, %v", len(parts), err)
+	if parts := fillPartitions(t, raw, (n+2)<<20, fs); parts != n {
+		t.Fatalf("%d partitions, want %d", parts, n)
+	}
+	workdir := filepath.Join(dir, "work")
+	_, err := Mount(context.Background(), raw, workdir)
+	if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "not tried, after the 16 largest") ||
+		strings.Count(err.Error(), "file system without os-release") > maxNotes {
+		t.Errorf("Mount of %d partitions without an OS: %v", n, err)
+	}
+	if l := leftovers(t, workdir, raw); len(l) > 0 {
+		t.Errorf("after failed Mount: %v", l)
+	}
+}
+
+// fillPartitions writes the file system image fs (and 4 KiB of zeros
+// after it) into every partition of the disk raw of size bytes, and
+// returns how many there are.
+func fillPartitions(t *testing.T, raw string, size int64, fs string) int {
+	t.Helper()
+	parts, err := Partitions(openFile(t, raw), size)
+	if err != nil {
+		t.Fatal(err)
 	}
 	data, err := os.ReadFile(fs)
 	if err != nil {
@@ -883,19 +885,11 @@ func TestMountTriesAFew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer f.Close()
 	for _, p := range parts {
-		if _, err := f.WriteAt(data, p.Start); err != nil {
+		if _, err := f.WriteAt(append(data, make([]byte, 4096)...), p.Start); err != nil {
 			t.Fatal(err)
 		}
 	}
-	f.Close()
-	workdir := filepath.Join(dir, "work")
-	_, err = Mount(context.Background(), raw, workdir)
-	if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "not tried, after the 16 largest") ||
-		strings.Count(err.Error(), "file system without os-release") > maxNotes {
-		t.Errorf("Mount of %d partitions without an OS: %v", n, err)
-	}
-	if l := leftovers(t, workdir, raw); len(l) > 0 {
-		t.Errorf("after failed Mount: %v", l)
-	}
+	return len(parts)
 }
