@@ -31,7 +31,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -116,7 +115,7 @@ func Mount(ctx context.Context, image, workdir string) (_ *Mounted, err error) {
 	if workdir, err = prepareWorkdir(workdir); err != nil {
 		return nil, err
 	}
-	f, err := openImage(image)
+	f, err := intree.OpenFile(image)
 	if err != nil {
 		return nil, err
 	}
@@ -154,33 +153,6 @@ func Mount(ctx context.Context, image, workdir string) (_ *Mounted, err error) {
 		return nil, err
 	}
 	return m, nil
-}
-
-// openImage opens the image, which must be a regular file, for reading.
-// It is looked up with O_PATH and opened for reading only once fstat says
-// what it is: whoever can change the path may have pointed it at a FIFO,
-// whose open blocks, or at a device, whose open alone can act (a
-// watchdog starts counting down).
-func openImage(image string) (*os.File, error) {
-	fd, err := unix.Open(image, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: image, Err: err}
-	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, &os.PathError{Op: "fstat", Path: image, Err: err}
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, fmt.Errorf("%s is not a regular file: %w", image, errdefs.ErrUnsupported)
-	}
-	// The magic link reaches the inode fstat saw, whatever the path
-	// names by now.
-	f, err := os.Open("/proc/self/fd/" + strconv.Itoa(fd))
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: image, Err: err}
-	}
-	return f, nil
 }
 
 // inspect tells the kind of the image open as f, and refuses a QCOW2

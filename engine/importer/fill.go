@@ -14,6 +14,7 @@ import (
 	"github.com/sdme/sdme/engine/diskimage"
 	"github.com/sdme/sdme/engine/errdefs"
 	"github.com/sdme/sdme/engine/fetch"
+	"github.com/sdme/sdme/engine/intree"
 	"github.com/sdme/sdme/engine/oci"
 	"github.com/sdme/sdme/engine/progress"
 	"github.com/sdme/sdme/engine/rootfs"
@@ -71,7 +72,7 @@ func copyDir(ctx context.Context, src, dst string, rep progress.Reporter) error 
 }
 
 func fillTarballFile(ctx context.Context, path string, txn *rootfs.Txn, opts Options, rep progress.Reporter, info *rootfs.Info) error {
-	f, err := openSource(path)
+	f, err := intree.OpenFile(path)
 	if err != nil {
 		return err
 	}

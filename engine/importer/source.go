@@ -89,7 +89,7 @@ func detect(arg string) (source, error) {
 }
 
 func readHead(p string) ([]byte, error) {
-	f, err := openSource(p)
+	f, err := intree.OpenFile(p)
 	if err != nil {
 		return nil, err
 	}
@@ -100,14 +100,6 @@ func readHead(p string) ([]byte, error) {
 		return nil, err
 	}
 	return head[:n], nil
-}
-
-// openSource opens the source file at p (absolute), which must still be a
-// regular file: a path that a user can change may by now lead to a FIFO,
-// which would block the open for good, or to a device, which the open
-// would reach. See package intree; "/" as the tree is the host itself.
-func openSource(p string) (*os.File, error) {
-	return intree.Open("/", p)
 }
 
 // suffixes are stripped from a file name to make a rootfs name, longest

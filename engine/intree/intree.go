@@ -32,14 +32,25 @@ import (
 // sees it) for reading. A missing file is an error wrapping
 // fs.ErrNotExist; anything but a regular file wraps errdefs.ErrCorrupt.
 func Open(dir, name string) (*os.File, error) {
-	return open(dir, name, unix.S_IFREG, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
+	return open(dir, name, unix.S_IFREG, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, errdefs.ErrCorrupt)
+}
+
+// OpenFile opens the regular file at path, an absolute path of the host
+// that a user named (an archive or disk image to import), as Open opens a
+// tree's file: whoever can change the path may by now have pointed it at
+// a FIFO, whose open would block, or a device, whose open alone can act
+// (a watchdog starts counting down). Anything but a regular file wraps
+// errdefs.ErrUnsupported: it is not a source sdme imports.
+func OpenFile(path string) (*os.File, error) {
+	return open("/", path, unix.S_IFREG, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, errdefs.ErrUnsupported)
 }
 
 // open opens name below dir with flags if it is of the type want
-// (S_IFREG, S_IFDIR): the O_PATH descriptor of the lookup says what it is
-// without opening it, and only then is it opened for real, through
-// /proc/self/fd, which reaches the same inode.
-func open(dir, name string, want uint32, flags int) (*os.File, error) {
+// (S_IFREG, S_IFDIR), and otherwise fails wrapping class (or ENOTDIR):
+// the O_PATH descriptor of the lookup says what it is without opening it,
+// and only then is it opened for real, through /proc/self/fd, which
+// reaches the same inode.
+func open(dir, name string, want uint32, flags int, class error) (*os.File, error) {
 	fd, err := lookup(dir, name)
 	if err != nil {
 		return nil, err
@@ -54,7 +65,7 @@ func open(dir, name string, want uint32, flags int) (*os.File, error) {
 	case want == unix.S_IFDIR:
 		return nil, &fs.PathError{Op: "open", Path: name, Err: unix.ENOTDIR}
 	default:
-		return nil, fmt.Errorf("%s is %s, not a regular file: %w", name, kind(st.Mode), errdefs.ErrCorrupt)
+		return nil, fmt.Errorf("%s is %s, not a regular file: %w", name, kind(st.Mode), class)
 	}
 	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(fd), flags, 0)
 	if err != nil {
@@ -96,7 +107,7 @@ func Stat(dir, name string) (fs.FileInfo, error) {
 
 // ReadDir lists the directory name below dir, sorted by name.
 func ReadDir(dir, name string) ([]fs.DirEntry, error) {
-	f, err := open(dir, name, unix.S_IFDIR, unix.O_RDONLY|unix.O_DIRECTORY)
+	f, err := open(dir, name, unix.S_IFDIR, unix.O_RDONLY|unix.O_DIRECTORY, nil)
 	if err != nil {
 		return nil, err
 	}

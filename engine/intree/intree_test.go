@@ -148,3 +148,24 @@ func TestReadDirAndReadlink(t *testing.T) {
 		t.Error("Readlink of a regular file succeeded")
 	}
 }
+
+// A host path that a user can change may lead to a FIFO by the time it is
+// opened; the open must fail at once, not wait for a writer.
+func TestOpenFileRefusesAFIFO(t *testing.T) {
+	root, _ := tree(t)
+	done := make(chan error, 1)
+	go func() { _, err := OpenFile(filepath.Join(root, "etc/fifo")); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errdefs.ErrUnsupported) {
+			t.Fatalf("OpenFile of a FIFO = %v, want ErrUnsupported", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("OpenFile blocked on a FIFO")
+	}
+	if f, err := OpenFile(filepath.Join(root, "usr/lib/os-release")); err != nil {
+		t.Errorf("OpenFile of a regular file: %v", err)
+	} else {
+		f.Close()
+	}
+}
