@@ -68,7 +68,7 @@ teardown_file() { remove_all; }
 
 @test "SIGINT during new removes the half-made container" {
   sdme new ctrlc -- true >/dev/null 2>&1 & p=$!
-  sleep 0.3; kill -INT $p; wait $p || true
+  sleep 0.3; kill -INT $p 2>/dev/null || true; wait $p || true
   # Either it had finished, or it cleaned up; never a broken container.
   if [ -e $DATADIR/state/ctrlc ]; then
     run sdme ps
