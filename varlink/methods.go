@@ -10,6 +10,7 @@ import (
 	"github.com/sdme/sdme/engine/importer"
 	"github.com/sdme/sdme/engine/progress"
 	"github.com/sdme/sdme/engine/rootfs"
+	"github.com/sdme/sdme/engine/spec"
 )
 
 // methods of io.sdme. Each call reads the configuration afresh (SetConfig
@@ -23,6 +24,7 @@ func methods() map[string]method {
 		"Stop":         {true, container, stop},
 		"Restart":      {true, container, restart},
 		"Remove":       {true, container, remove},
+		"SetLimits":    {true, container, setLimits},
 		"Enable":       {true, container, enable},
 		"Disable":      {true, container, disable},
 		"ListRootfs":   {false, rootfsObj, listRootfs},
@@ -115,20 +117,17 @@ func list(ctx context.Context, c *call) error {
 }
 
 func create(ctx context.Context, c *call) error {
+	// The spec's fields are Create's parameters, as they are List's.
 	var p struct {
-		Name       *string  `json:"name"`
-		Rootfs     *string  `json:"rootfs"`
-		OpaqueDirs []string `json:"opaqueDirs"`
+		Name *string `json:"name"`
+		spec.Spec
 	}
 	if ok, err := c.params(ctx, &p); !ok {
 		return err
 	}
-	opts := containers.CreateOptions{OpaqueDirs: p.OpaqueDirs}
+	opts := containers.CreateOptions{Spec: p.Spec}
 	if p.Name != nil {
 		opts.Name = *p.Name
-	}
-	if p.Rootfs != nil {
-		opts.Rootfs = *p.Rootfs
 	}
 	return c.svc.withEngine(func(e *containers.Engine) error {
 		name, err := e.Create(ctx, opts)
@@ -136,6 +135,30 @@ func create(ctx context.Context, c *call) error {
 			return err
 		}
 		return c.Reply(ctx, nameParam{name})
+	})
+}
+
+// setLimits changes limits: an absent one is kept, zero clears one.
+func setLimits(ctx context.Context, c *call) error {
+	var p struct {
+		Name      string   `json:"name"`
+		Memory    *uint64  `json:"memory"`
+		CPUs      *float64 `json:"cpus"`
+		CPUWeight *uint64  `json:"cpuWeight"`
+		TasksMax  *uint64  `json:"tasksMax"`
+	}
+	if ok, err := c.params(ctx, &p, "name"); !ok {
+		return err
+	}
+	u := spec.LimitsUpdate{Memory: p.Memory, CPUs: p.CPUs, CPUWeight: p.CPUWeight, TasksMax: p.TasksMax}
+	return c.svc.withEngine(func(e *containers.Engine) error {
+		running, err := e.SetLimits(ctx, p.Name, u)
+		if err != nil {
+			return err
+		}
+		return c.Reply(ctx, struct {
+			Running bool `json:"running"`
+		}{running})
 	})
 }
 

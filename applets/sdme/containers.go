@@ -13,29 +13,8 @@ import (
 	"github.com/sdme/sdme/engine/containers"
 )
 
-// createFlags are the flags shared by new and create.
-type createFlags struct {
-	rootfs string
-	opaque []string
-}
-
-func (f *createFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&f.rootfs, "fs", "r", "", "build on the imported rootfs `NAME` instead of cloning /")
-	cmd.Flags().StringSliceVarP(&f.opaque, "opaque-dir", "o", nil,
-		"hide the lower layer's `DIR` (repeatable or comma-separated; default: config host_rootfs_opaque_dirs)")
-}
-
-func (f *createFlags) options(cmd *cobra.Command, name string) (containers.CreateOptions, error) {
-	opts := containers.CreateOptions{Name: name, Rootfs: f.rootfs}
-	if cmd.Flags().Changed("opaque-dir") {
-		// Checked by the engine; non-nil, so that -o "" means none.
-		opts.OpaqueDirs = append([]string{}, f.opaque...)
-	}
-	return opts, nil
-}
-
 func (a *app) newCmd() *cobra.Command {
-	var f createFlags
+	f := newSpecFlags()
 	var timeout cli.Duration
 	var user string
 	cmd := &cobra.Command{
@@ -58,10 +37,11 @@ is kept, whatever the shell's exit status; sdme exits with that status.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, argv := splitDash(cmd, args)
-			opts, err := f.options(cmd, name)
+			sp, err := f.spec(cmd)
 			if err != nil {
 				return err
 			}
+			opts := containers.CreateOptions{Name: name, Spec: sp}
 			if err := a.load(); err != nil {
 				return err
 			}
@@ -95,7 +75,7 @@ func splitDash(cmd *cobra.Command, args []string) (name string, argv []string) {
 }
 
 func (a *app) createCmd() *cobra.Command {
-	var f createFlags
+	f := newSpecFlags()
 	cmd := &cobra.Command{
 		Use:   "create [NAME]",
 		Short: "Create a container",
@@ -104,23 +84,30 @@ The name is printed on stdout.
 
 Names start with a letter (a-z) and continue with a-z, 0-9 and '-', at most
 64 characters. By default the container is a clone of the host's /; the
-directories in host_rootfs_opaque_dirs (or given with -o) start out empty.`,
+directories in host_rootfs_opaque_dirs (or given with -o) start out empty.
+
+Binds (-b) show host paths inside the container; on a host clone, the
+host's own directory rather than the container's copy. Variables (-e) are
+set for the container's init. Limits are properties of the container's
+unit, sdme@NAME.service; 'sdme set' changes them later.`,
 		Example: `  sudo sdme create mybox
-  sudo sdme create mybox -o /etc/systemd/system,/var/log,/srv`,
+  sudo sdme create mybox -o /etc/systemd/system,/var/log,/srv
+  sudo sdme create mybox -r debian --memory 2G --cpus 0.5
+  sudo sdme create mybox -r debian -b /srv/data:/data -b /var/log/app:/var/log/app:ro -e MY_VAR=hello`,
 		Args: maxArgs(1, "create takes at most one NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := ""
 			if len(args) == 1 {
 				name = args[0]
 			}
-			opts, err := f.options(cmd, name)
+			sp, err := f.spec(cmd)
 			if err != nil {
 				return err
 			}
 			if err := a.load(); err != nil {
 				return err
 			}
-			name, err = a.engine.Create(cmd.Context(), opts)
+			name, err = a.engine.Create(cmd.Context(), containers.CreateOptions{Name: name, Spec: sp})
 			if err != nil {
 				return err
 			}

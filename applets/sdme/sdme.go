@@ -84,7 +84,7 @@ sdme needs root: run it with sudo.`,
 	root.SetErr(stderr)
 	root.AddGroup(&cobra.Group{ID: "containers", Title: "Containers:"}, &cobra.Group{ID: "other", Title: "Other:"})
 	for _, c := range []*cobra.Command{
-		a.newCmd(), a.createCmd(), a.startCmd(), a.stopCmd(), a.restartCmd(), a.rmCmd(),
+		a.newCmd(), a.createCmd(), a.startCmd(), a.stopCmd(), a.restartCmd(), a.rmCmd(), a.setCmd(),
 		a.enableCmd(true), a.enableCmd(false), a.psCmd(), a.joinCmd(), a.execCmd(), a.logsCmd(),
 	} {
 		c.GroupID = "containers"

@@ -35,6 +35,7 @@ import (
 	"github.com/sdme/sdme/engine/lock"
 	"github.com/sdme/sdme/engine/names"
 	"github.com/sdme/sdme/engine/rootfs"
+	"github.com/sdme/sdme/engine/spec"
 	"github.com/sdme/sdme/engine/state"
 	"github.com/sdme/sdme/engine/systemd"
 )
@@ -115,8 +116,8 @@ type Info struct {
 	// State is running, starting, stopping, stopped, failed, or incomplete
 	// (a create that was interrupted; sdme rm cleans it up).
 	State string `json:"state"`
-	// Rootfs is the imported rootfs; empty for a clone of the host.
-	Rootfs  string    `json:"rootfs"`
+	// Spec is what it is made of and how it runs.
+	spec.Spec
 	Created time.Time `json:"created"`
 	Enabled bool      `json:"enabled"`
 }
@@ -159,7 +160,7 @@ func (e *Engine) List(ctx context.Context) ([]Info, error) {
 	}
 	out := make([]Info, 0, len(states))
 	for _, s := range states {
-		info := Info{Name: s.name, State: unitState(active[layout.Unit(s.name)]), Rootfs: s.c.Rootfs, Created: s.c.Created, Enabled: s.c.Enabled}
+		info := Info{Name: s.name, State: unitState(active[layout.Unit(s.name)]), Spec: s.c.Spec, Created: s.c.Created, Enabled: s.c.Enabled}
 		if s.err != nil || !s.c.Complete() {
 			info.State = "incomplete"
 		}

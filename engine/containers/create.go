@@ -13,6 +13,7 @@ import (
 	"github.com/sdme/sdme/engine/errdefs"
 	"github.com/sdme/sdme/engine/layout"
 	"github.com/sdme/sdme/engine/names"
+	"github.com/sdme/sdme/engine/spec"
 	"github.com/sdme/sdme/engine/state"
 )
 
@@ -20,10 +21,10 @@ import (
 type CreateOptions struct {
 	// Name of the container; empty to generate one.
 	Name string
-	// Rootfs is an imported rootfs to build on; empty for a host clone.
-	Rootfs string
-	// OpaqueDirs overrides the config's host_rootfs_opaque_dirs when non-nil.
-	OpaqueDirs []string
+	// Spec is what the container is. Its Rootfs is an imported rootfs to
+	// build on, empty for a host clone; its OpaqueDirs override the
+	// config's host_rootfs_opaque_dirs when non-nil.
+	Spec spec.Spec
 }
 
 // machinesDir holds machinectl's images; a container may not shadow one.
@@ -40,38 +41,31 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (name string, e
 	if err := e.ready(); err != nil {
 		return "", err
 	}
-	lower := "/"
-	if opts.Rootfs != "" {
+	sp := opts.Spec
+	// The opaque directories of the config hide parts of the host; an
+	// imported rootfs has only those asked for.
+	if sp.OpaqueDirs == nil && sp.Rootfs == "" {
+		if sp.OpaqueDirs, err = config.ParseOpaqueDirs(e.cfg.HostRootfsOpaqueDirs); err != nil {
+			return "", err
+		}
+	}
+	if err := sp.Check(); err != nil {
+		return "", err
+	}
+	if sp.Rootfs != "" {
 		// Held until the container exists, so that the rootfs cannot be
 		// removed under it; from then on, fs rm sees the container.
-		l, err := e.fs.Use(opts.Rootfs)
+		l, err := e.fs.Use(sp.Rootfs)
 		if err != nil {
 			return "", err
 		}
 		defer l.Unlock()
-		lower = e.fs.Path(opts.Rootfs)
-	}
-	// The opaque directories of the config hide parts of the host; an
-	// imported rootfs has only those asked for.
-	var opaque []string
-	switch {
-	case opts.OpaqueDirs != nil:
-		opaque, err = config.CheckOpaqueDirs(opts.OpaqueDirs)
-	case opts.Rootfs == "":
-		opaque, err = config.ParseOpaqueDirs(e.cfg.HostRootfsOpaqueDirs)
-	}
-	if err != nil {
-		return "", err
 	}
 	name = opts.Name
 	if name != "" {
 		if err := names.Validate(name); err != nil {
 			return "", err
 		}
-	}
-	progs, err := findPrograms()
-	if err != nil {
-		return "", err
 	}
 	taken, err := e.takenNames(ctx)
 	if err != nil {
@@ -99,22 +93,23 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (name string, e
 		}
 	}()
 
-	if err := e.prepareLayers(name, lower, opaque); err != nil {
+	if err := e.makeDirs(name); err != nil {
+		return "", fmt.Errorf("container %q: prepare layers: %w", name, err)
+	}
+	if err := sp.Prepare(spec.Tree{Name: name, Lower: e.lower(sp), Upper: e.layout.Upper(name)}); err != nil {
 		return "", fmt.Errorf("container %q: prepare layers: %w", name, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	if _, err := e.writeUnits(name, lower, opaque, progs, e.cfg.BootTimeout); err != nil {
+	p, err := e.plan(name, sp, e.cfg.BootTimeout)
+	if err != nil {
 		return "", fmt.Errorf("container %q: %w", name, err)
 	}
-	c := state.Container{
-		Name:           name,
-		Created:        time.Now(),
-		Rootfs:         opts.Rootfs,
-		OpaqueDirs:     opaque,
-		MaskedServices: maskedServices,
+	if _, err := e.writeUnits(name, p); err != nil {
+		return "", err
 	}
+	c := state.Container{Name: name, Created: time.Now(), Spec: sp}
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -165,8 +160,12 @@ func exists(p string) bool {
 // still shows up in ps and can be run again.
 func (e *Engine) removeFiles(name string) error {
 	var errs []error
-	if err := os.RemoveAll(layout.DropinDir(name)); err != nil {
-		errs = append(errs, err)
+	// The run-time limits too: a new container of the same name must not
+	// inherit them.
+	for _, d := range []string{layout.DropinDir(name), layout.ControlDir(name)} {
+		if err := os.RemoveAll(d); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := e.removeContainerDir(name); err != nil {
 		errs = append(errs, err)

@@ -95,7 +95,7 @@ func (e *Engine) JoinUser(name string, opts JoinOptions) string {
 		return opts.User
 	}
 	c, err := e.read(name)
-	if err != nil || c.Rootfs != "" || !e.cfg.JoinAsSudoUser || opts.SudoUser == "" || opts.SudoUser == "root" {
+	if err != nil || c.Spec.Rootfs != "" || !e.cfg.JoinAsSudoUser || opts.SudoUser == "" || opts.SudoUser == "root" {
 		return "root"
 	}
 	if hasUser(e.layout.Merged(name), opts.SudoUser) {

@@ -19,14 +19,6 @@ import (
 	"github.com/sdme/sdme/engine/systemd"
 )
 
-// lower is the read-only layer a container is built on.
-func (e *Engine) lower(c state.Container) string {
-	if c.Rootfs == "" {
-		return "/"
-	}
-	return e.fs.Path(c.Rootfs)
-}
-
 // Start boots a container and returns once it is up: systemd's start job
 // for the unit ends when the guest's init reports READY=1, or fails when
 // the guest exits or the timeout (0 for boot_timeout) passes, in which case
@@ -50,12 +42,15 @@ func (e *Engine) Start(ctx context.Context, name string, timeout time.Duration) 
 	if timeout > 0 {
 		secs = int((timeout + time.Second - 1) / time.Second)
 	}
-	progs, err := findPrograms()
-	if err != nil {
+	if err := runnable(c); err != nil {
 		return err
 	}
 	// Refreshed at every start: the host's filesystems may have changed.
-	changed, err := e.writeUnits(name, e.lower(c), c.OpaqueDirs, progs, secs)
+	p, err := e.plan(name, c.Spec, secs)
+	if err != nil {
+		return fmt.Errorf("container %q: %w", name, err)
+	}
+	changed, err := e.writeUnits(name, p)
 	if err != nil {
 		return err
 	}
@@ -89,6 +84,22 @@ func (e *Engine) Start(ctx context.Context, name string, timeout time.Duration) 
 			name, je.Result, logTail(unit, since), errdefs.ErrBootFailed)
 	case err != nil:
 		return err
+	}
+	return nil
+}
+
+// runnable refuses a container whose state holds settings this version
+// does not know (written by another version of sdme: a private network,
+// binds, a user namespace): started without them, it would run with less
+// isolation or other data than it was made with. Its spec must still be
+// valid on this host (a bound host path may have gone).
+func runnable(c state.Container) error {
+	if keys := c.Unknown(); len(keys) > 0 {
+		return fmt.Errorf("container %q has settings this version of sdme does not know: %s; it was not started, as it would run without them: %w",
+			c.Name, strings.Join(keys, ", "), errdefs.ErrFailedPrecondition)
+	}
+	if err := c.Spec.Check(); err != nil {
+		return fmt.Errorf("container %q: %w", c.Name, err)
 	}
 	return nil
 }

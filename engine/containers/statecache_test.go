@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sdme/sdme/engine/config"
+	"github.com/sdme/sdme/engine/spec"
 	"github.com/sdme/sdme/engine/state"
 )
 
@@ -16,7 +17,7 @@ func TestStateCacheFollowsTheDirectory(t *testing.T) {
 	dir := e.layout.StateDir()
 	os.MkdirAll(dir, 0o700)
 	write := func(rootfs string) {
-		if err := state.Write(e.layout.StateFile("c1"), state.Container{Name: "c1", Created: time.Now(), Rootfs: rootfs}); err != nil {
+		if err := state.Write(e.layout.StateFile("c1"), state.Container{Name: "c1", Created: time.Now(), Spec: spec.Spec{Root: spec.Root{Rootfs: rootfs}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -25,7 +26,7 @@ func TestStateCacheFollowsTheDirectory(t *testing.T) {
 		if err != nil || len(st) != 1 {
 			t.Fatalf("states = %v, %v", st, err)
 		}
-		return st[0].c.Rootfs
+		return st[0].c.Spec.Rootfs
 	}
 	write("one")
 	// A directory changed just now is read afresh every time.

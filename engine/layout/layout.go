@@ -14,6 +14,8 @@
 //	DATADIR/locks/KIND/NAME.lock          per-object flock files
 //	/etc/systemd/system/sdme@.service     the template unit
 //	/etc/systemd/system/sdme@NAME.service.d/sdme.conf  per-container drop-in
+//	/run/systemd/system.control/sdme@NAME.service.d/   limits applied at run
+//	                                      time (systemd writes them; sdme removes them)
 package layout
 
 import (
@@ -78,6 +80,12 @@ func DropinDir(name string) string { return filepath.Join(UnitDir, Unit(name)+".
 
 // Dropin is the per-container drop-in file sdme writes.
 func Dropin(name string) string { return filepath.Join(DropinDir(name), "sdme.conf") }
+
+// ControlDir is where systemd keeps the properties set on Unit(name) at
+// run time (SetUnitProperties with runtime set), until the next reboot.
+func ControlDir(name string) string {
+	return filepath.Join("/run/systemd/system.control", Unit(name)+".d")
+}
 
 // Template is the path of the template unit file.
 func Template() string { return filepath.Join(UnitDir, TemplateUnit) }

@@ -217,8 +217,8 @@ func (s Store) users() (map[string][]string, error) {
 	m := map[string][]string{}
 	for _, c := range cs {
 		st, err := state.Read(s.layout.StateFile(c))
-		if err == nil && st.Rootfs != "" {
-			m[st.Rootfs] = append(m[st.Rootfs], c)
+		if err == nil && st.Spec.Rootfs != "" {
+			m[st.Spec.Rootfs] = append(m[st.Spec.Rootfs], c)
 		}
 	}
 	return m, nil

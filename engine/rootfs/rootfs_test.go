@@ -10,6 +10,7 @@ import (
 
 	"github.com/sdme/sdme/engine/errdefs"
 	"github.com/sdme/sdme/engine/layout"
+	"github.com/sdme/sdme/engine/spec"
 	"github.com/sdme/sdme/engine/state"
 )
 
@@ -125,7 +126,7 @@ func TestRemoveRefusesWhileUsed(t *testing.T) {
 	}
 	l := layout.Layout{Datadir: dir}
 	os.MkdirAll(l.StateDir(), 0o700)
-	if err := state.Write(l.StateFile("web"), state.Container{Name: "web", Created: time.Now(), Rootfs: "base"}); err != nil {
+	if err := state.Write(l.StateFile("web"), state.Container{Name: "web", Created: time.Now(), Spec: spec.Spec{Root: spec.Root{Rootfs: "base"}}}); err != nil {
 		t.Fatal(err)
 	}
 	err := s.Remove("base")

@@ -2,8 +2,10 @@
 //
 // A state file is DATADIR/state/NAME, one KEY=VALUE per line, keys sorted,
 // split at the first '='. It is the format of the original sdme, so existing
-// data directories keep working. Keys this version does not know are kept
-// as they are when the file is rewritten.
+// data directories keep working. The container's spec owns most keys (see
+// package spec). Keys this version does not know are kept as they are when
+// the file is rewritten, and reported by Unknown: they may be settings of
+// another version that this one would silently drop.
 //
 // The life of a state file is the life of the container:
 //
@@ -28,6 +30,7 @@ import (
 
 	"github.com/sdme/sdme/engine/atomicfile"
 	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/spec"
 )
 
 // Container is what sdme remembers about one container.
@@ -35,13 +38,8 @@ type Container struct {
 	Name string
 	// Created is when create finished; zero for an incomplete container.
 	Created time.Time
-	// Rootfs is the imported rootfs the container is made of; empty for a
-	// clone of the host's /.
-	Rootfs string
-	// OpaqueDirs are directories of the lower layer hidden from the container.
-	OpaqueDirs []string
-	// MaskedServices are masked in the container's upper layer at create.
-	MaskedServices []string
+	// Spec is what the container is made of and how it runs.
+	Spec spec.Spec
 	// Enabled says the container starts at boot.
 	Enabled bool
 
@@ -59,9 +57,7 @@ func (c Container) Marshal() ([]byte, error) {
 	}
 	kv["NAME"] = c.Name
 	kv["CREATED"] = strconv.FormatInt(c.Created.Unix(), 10)
-	kv["ROOTFS"] = c.Rootfs
-	kv["OPAQUE_DIRS"] = strings.Join(c.OpaqueDirs, ",")
-	kv["MASKED_SERVICES"] = strings.Join(c.MaskedServices, ",")
+	c.Spec.Encode(kv)
 	kv["ENABLED"] = "no"
 	if c.Enabled {
 		kv["ENABLED"] = "yes"
@@ -108,21 +104,29 @@ func Unmarshal(data []byte) (Container, error) {
 		}
 		c.Created = time.Unix(secs, 0)
 	}
-	c.Rootfs = take("ROOTFS")
-	c.OpaqueDirs = splitList(take("OPAQUE_DIRS"))
-	c.MaskedServices = splitList(take("MASKED_SERVICES"))
 	c.Enabled = take("ENABLED") == "yes"
+	sp, err := spec.Decode(take)
+	if err != nil {
+		return c, err
+	}
+	c.Spec = sp
 	if len(kv) > 0 {
 		c.extra = kv
 	}
 	return c, nil
 }
 
-func splitList(s string) []string {
-	if s == "" {
-		return nil
+// Unknown lists the keys of the file this version does not know and that
+// have a value, sorted.
+func (c Container) Unknown() []string {
+	var keys []string
+	for k, v := range c.extra {
+		if v != "" {
+			keys = append(keys, k)
+		}
 	}
-	return strings.Split(s, ",")
+	sort.Strings(keys)
+	return keys
 }
 
 // Claim creates an empty state file at path, failing with errdefs.ErrExists

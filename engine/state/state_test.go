@@ -10,42 +10,86 @@ import (
 	"time"
 
 	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/spec"
 )
 
+// A state file of every feature, as this version writes it: sorted keys,
+// the spec's keys among the container's own.
+const full = `BINDS=/srv/data:/data:rw|/var/log/app:/log:ro
+CPUS=0.5
+CPU_WEIGHT=200
+CREATED=1764300000
+ENABLED=yes
+ENVS=A=1|B=two words $x %y \\z
+MASKED_SERVICES=systemd-resolved.service
+MEMORY=2147483648
+NAME=web
+OPAQUE_DIRS=/etc/systemd/system,/var/log
+ROOTFS=debian
+TASKS_MAX=100
+`
+
 func TestRoundTrip(t *testing.T) {
-	in := Container{
-		Name:           "web",
-		Created:        time.Unix(1764300000, 0),
-		OpaqueDirs:     []string{"/etc/systemd/system", "/var/log"},
-		MaskedServices: []string{"systemd-resolved.service"},
-		Enabled:        true,
-	}
-	data, err := in.Marshal()
+	c, err := Unmarshal([]byte(full))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "CREATED=1764300000\nENABLED=yes\nMASKED_SERVICES=systemd-resolved.service\nNAME=web\nOPAQUE_DIRS=/etc/systemd/system,/var/log\nROOTFS=\n"
-	if string(data) != want {
-		t.Errorf("Marshal =\n%s\nwant\n%s", data, want)
+	want := spec.Spec{
+		Root:   spec.Root{Rootfs: "debian", OpaqueDirs: []string{"/etc/systemd/system", "/var/log"}},
+		Binds:  spec.Binds{{Host: "/srv/data", Container: "/data"}, {Host: "/var/log/app", Container: "/log", ReadOnly: true}},
+		Env:    spec.Env{"A=1", `B=two words $x %y \\z`},
+		Limits: spec.Limits{Memory: 2 << 30, CPUs: 0.5, CPUWeight: 200, TasksMax: 100},
 	}
-	out, err := Unmarshal(data)
+	got := c.Spec
+	if got.Rootfs != want.Rootfs || !reflect.DeepEqual(got.OpaqueDirs, want.OpaqueDirs) || !reflect.DeepEqual(got.Binds, want.Binds) ||
+		!reflect.DeepEqual(got.Env, want.Env) || got.Limits != want.Limits {
+		t.Errorf("Unmarshal: spec = %+v, want %+v", got, want)
+	}
+	if c.Name != "web" || !c.Enabled || c.Created.Unix() != 1764300000 || len(c.Unknown()) != 0 {
+		t.Errorf("Unmarshal = %+v", c)
+	}
+	data, err := c.Marshal()
+	if err != nil || string(data) != full {
+		t.Errorf("Marshal =\n%s\nwant\n%s (%v)", data, full, err)
+	}
+}
+
+// A state file written by the first versions, before the spec: it reads
+// as a container with no binds, env or limits, and nothing unknown.
+func TestFileWithoutSpec(t *testing.T) {
+	old := "CREATED=1764300000\nENABLED=no\nMASKED_SERVICES=systemd-resolved.service\nNAME=web\nOPAQUE_DIRS=/etc/systemd/system,/var/log\nROOTFS=\n"
+	c, err := Unmarshal([]byte(old))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(in, out) {
-		t.Errorf("Unmarshal(Marshal(x)) = %+v, want %+v", out, in)
+	if c.Spec.Rootfs != "" || len(c.Spec.Binds) != 0 || len(c.Spec.Env) != 0 || c.Spec.Limits != (spec.Limits{}) || len(c.Unknown()) != 0 {
+		t.Errorf("Unmarshal(old) = %+v, unknown %v", c, c.Unknown())
+	}
+	if data, _ := c.Marshal(); string(data) != old {
+		t.Errorf("Marshal =\n%s\nwant\n%s", data, old)
 	}
 }
 
 func TestUnknownKeysSurvive(t *testing.T) {
-	c, err := Unmarshal([]byte("NAME=a\nCREATED=1\nPORTS=8080:80\nMEMORY=1G\n"))
+	c, err := Unmarshal([]byte("NAME=a\nCREATED=1\nPORTS=8080:80\nUSERNS=yes\nNETWORK_ZONE=\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got := c.Unknown(); !reflect.DeepEqual(got, []string{"PORTS", "USERNS"}) {
+		t.Errorf("Unknown() = %v, want [PORTS USERNS]", got)
+	}
 	data, _ := c.Marshal()
 	c2, _ := Unmarshal(data)
-	if c2.extra["PORTS"] != "8080:80" || c2.extra["MEMORY"] != "1G" {
+	if c2.extra["PORTS"] != "8080:80" || c2.extra["USERNS"] != "yes" {
 		t.Errorf("unknown keys lost: %q", data)
+	}
+}
+
+func TestDamagedSpec(t *testing.T) {
+	for _, bad := range []string{"MEMORY=lots", "BINDS=/a", "CPUS=x", "ENVS=NOEQUALS"} {
+		if _, err := Unmarshal([]byte("NAME=a\nCREATED=1\n" + bad + "\n")); !errors.Is(err, errdefs.ErrCorrupt) || errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("Unmarshal(%s) = %v, want ErrCorrupt only", bad, err)
+		}
 	}
 }
 
@@ -60,7 +104,7 @@ func TestIncomplete(t *testing.T) {
 }
 
 func TestRejectsNewlines(t *testing.T) {
-	_, err := Container{Name: "a", Rootfs: "x\ny"}.Marshal()
+	_, err := Container{Name: "a", Spec: spec.Spec{Root: spec.Root{Rootfs: "x\ny"}}}.Marshal()
 	if !errors.Is(err, errdefs.ErrInvalidArgument) {
 		t.Errorf("Marshal with newline = %v, want ErrInvalidArgument", err)
 	}

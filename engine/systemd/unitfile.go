@@ -97,7 +97,6 @@ Slice=machine.slice
 # 133 is nspawn's exit status when the guest reboots.
 RestartForceExitStatus=133
 SuccessExitStatus=133
-TasksMax=16384
 DevicePolicy=closed
 DeviceAllow=/dev/net/tun rwm
 DeviceAllow=char-pts rw
@@ -106,78 +105,72 @@ DeviceAllow=char-pts rw
 WantedBy=machines.target
 `
 
-// Dropin describes the per-container part of a container's unit.
-type Dropin struct {
-	Name string
-	// Datadir must be mounted before the container starts.
-	Datadir string
-	// Timeout bounds ExecStartPre plus the boot, in seconds; systemd fails
-	// the start job and stops the unit when it passes.
-	TimeoutSec int
-	// Mounts run before nspawn, in order; a Mount with Optional set may
-	// fail without failing the start.
-	Mounts []Mount
-	// Nspawn is the full systemd-nspawn command line.
-	Nspawn []string
-	// Umount is the umount program used after the container exits.
-	Umount string
-	// Cleanup commands run after the unmounts; their failures are ignored.
-	Cleanup [][]string
+// Section is one [Name] section of a unit file, its settings in order.
+type Section struct {
+	Name     string
+	Settings []Setting
 }
 
-// Mount is one mount command run in ExecStartPre.
-type Mount struct {
-	Argv     []string
-	Target   string
-	Optional bool
+// Setting is one line of a section. An Exec setting (made with Exec)
+// carries its command line as an argv, quoted when rendered; one made with
+// Set a plain value, in which specifiers are escaped; one made with Raw a
+// value written as it is.
+type Setting struct {
+	Key   string
+	Value string
+	// exec marks an Exec*= setting: Value is then its prefix ("-" to
+	// ignore failure) and argv the command.
+	exec bool
+	argv []string
+	raw  bool
 }
 
-// Render returns the text of the drop-in file. It refuses values that
-// the file could not carry as they are.
-func (d Dropin) Render() (string, error) {
-	if err := d.check(); err != nil {
-		return "", err
-	}
+// Set is a plain setting, Key=Value, whose value systemd reads with
+// specifiers expanded (Description=, paths): '%' is escaped.
+func Set(key, value string) Setting { return Setting{Key: key, Value: value} }
+
+// Raw is a setting whose parser expands no specifiers (sizes, numbers,
+// percentages such as CPUQuota=50%): its value is written as it is.
+func Raw(key, value string) Setting { return Setting{Key: key, Value: value, raw: true} }
+
+// Exec is an Exec*= setting running argv; prefix "-" ignores its failure.
+func Exec(key, prefix string, argv []string) Setting {
+	return Setting{Key: key, Value: prefix, exec: true, argv: argv}
+}
+
+// RenderDropin returns the text of a drop-in file holding sections. It
+// refuses values the file could not carry as they are.
+func RenderDropin(sections []Section) (string, error) {
 	var b strings.Builder
 	b.WriteString("# Written by sdme; changes are overwritten.\n")
-	fmt.Fprintf(&b, "[Unit]\nDescription=sdme container %s\nRequiresMountsFor=%s\n\n", EscapeValue(d.Name), EscapeValue(d.Datadir))
-	b.WriteString("[Service]\n")
-	fmt.Fprintf(&b, "TimeoutStartSec=%ds\n", d.TimeoutSec)
-	for _, m := range d.Mounts {
-		p := ""
-		if m.Optional {
-			p = "-"
+	for i, sec := range sections {
+		if i > 0 {
+			b.WriteByte('\n')
 		}
-		fmt.Fprintf(&b, "ExecStartPre=%s\n", ExecLine(p, m.Argv))
-	}
-	b.WriteString("ExecStart=\n")
-	fmt.Fprintf(&b, "ExecStart=%s\n", ExecLine("", d.Nspawn))
-	// Unmount in reverse order, deepest first. Failures are ignored: the
-	// mount may never have been made.
-	for i := len(d.Mounts) - 1; i >= 0; i-- {
-		fmt.Fprintf(&b, "ExecStopPost=%s\n", ExecLine("-", []string{d.Umount, d.Mounts[i].Target}))
-	}
-	for _, argv := range d.Cleanup {
-		fmt.Fprintf(&b, "ExecStopPost=%s\n", ExecLine("-", argv))
+		fmt.Fprintf(&b, "[%s]\n", sec.Name)
+		for _, s := range sec.Settings {
+			v, err := s.render()
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(&b, "%s=%s\n", s.Key, v)
+		}
 	}
 	return b.String(), nil
 }
 
-func (d Dropin) check() error {
-	if err := checkValue("Description", d.Name); err != nil {
-		return err
-	}
-	if err := checkValue("RequiresMountsFor", d.Datadir); err != nil {
-		return err
-	}
-	argvs := append([][]string{d.Nspawn, {d.Umount}}, d.Cleanup...)
-	for _, m := range d.Mounts {
-		argvs = append(argvs, m.Argv, []string{m.Target})
-	}
-	for _, argv := range argvs {
-		if err := checkExec(argv); err != nil {
-			return err
+func (s Setting) render() (string, error) {
+	if s.exec {
+		if err := checkExec(s.argv); err != nil {
+			return "", err
 		}
+		return ExecLine(s.Value, s.argv), nil
 	}
-	return nil
+	if err := checkValue(s.Key, s.Value); err != nil {
+		return "", err
+	}
+	if s.raw {
+		return s.Value, nil
+	}
+	return EscapeValue(s.Value), nil
 }

@@ -33,40 +33,32 @@ func TestQuote(t *testing.T) {
 	}
 }
 
-func TestDropinRender(t *testing.T) {
-	d := Dropin{
-		Name:       "web",
-		Datadir:    "/var/lib/sdme",
-		TimeoutSec: 60,
-		Mounts: []Mount{
-			{Argv: []string{"/usr/bin/mount", "-t", "overlay", "overlay", "-o", "lowerdir=/,upperdir=/d/u,workdir=/d/w", "/d/m"}, Target: "/d/m"},
-			{Argv: []string{"/usr/bin/mount", "-t", "overlay", "overlay", "-o", "lowerdir=/home,upperdir=/d/s/u,workdir=/d/s/w", "/d/m/home"}, Target: "/d/m/home", Optional: true},
-		},
-		Nspawn:  []string{"/usr/bin/systemd-nspawn", "--boot", "--setenv=A=50% $B"},
-		Umount:  "/usr/bin/umount",
-		Cleanup: [][]string{{"/usr/bin/rmdir", "/run/x"}},
-	}
-	got, err := d.Render()
+func TestRenderDropin(t *testing.T) {
+	got, err := RenderDropin([]Section{
+		{Name: "Unit", Settings: []Setting{Set("Description", "sdme container web"), Set("RequiresMountsFor", "/var/lib/50%")}},
+		{Name: "Service", Settings: []Setting{
+			Exec("ExecStartPre", "-", []string{"/usr/bin/mount", "/d/m"}),
+			Set("ExecStart", ""),
+			Exec("ExecStart", "", []string{"/usr/bin/systemd-nspawn", "--boot", "--setenv=A=50% $B"}),
+			Raw("CPUQuota", "50%"),
+		}},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := `# Written by sdme; changes are overwritten.
 [Unit]
 Description=sdme container web
-RequiresMountsFor=/var/lib/sdme
+RequiresMountsFor=/var/lib/50%%
 
 [Service]
-TimeoutStartSec=60s
-ExecStartPre=/usr/bin/mount -t overlay overlay -o lowerdir=/,upperdir=/d/u,workdir=/d/w /d/m
-ExecStartPre=-/usr/bin/mount -t overlay overlay -o lowerdir=/home,upperdir=/d/s/u,workdir=/d/s/w /d/m/home
+ExecStartPre=-/usr/bin/mount /d/m
 ExecStart=
 ExecStart=/usr/bin/systemd-nspawn --boot "--setenv=A=50%% $$B"
-ExecStopPost=-/usr/bin/umount /d/m/home
-ExecStopPost=-/usr/bin/umount /d/m
-ExecStopPost=-/usr/bin/rmdir /run/x
+CPUQuota=50%
 `
 	if got != want {
-		t.Errorf("Render() =\n%s\nwant\n%s", got, want)
+		t.Errorf("RenderDropin() =\n%s\nwant\n%s", got, want)
 	}
 }
 
@@ -76,21 +68,21 @@ func TestTemplateFailsWithoutDropin(t *testing.T) {
 	}
 }
 
-func TestDropinRefusesWhatItCannotCarry(t *testing.T) {
-	base := Dropin{Name: "web", Datadir: "/var/lib/sdme", Nspawn: []string{"/usr/bin/systemd-nspawn"}, Umount: "/usr/bin/umount"}
-	for _, d := range []Dropin{
-		{Name: "web", Datadir: "/var/lib/sdme\nExecStartPre=/bin/evil", Nspawn: base.Nspawn, Umount: base.Umount},
-		{Name: "web\r", Datadir: base.Datadir, Nspawn: base.Nspawn, Umount: base.Umount},
-		{Name: "web", Datadir: base.Datadir, Nspawn: []string{"/usr/bin/systemd-nspawn", "a\x00b"}, Umount: base.Umount},
+func TestRenderDropinRefusesWhatItCannotCarry(t *testing.T) {
+	for _, s := range []Setting{
+		Set("RequiresMountsFor", "/var/lib/sdme\nExecStartPre=/bin/evil"),
+		Set("Description", "web\r"),
+		Exec("ExecStart", "", []string{"/usr/bin/systemd-nspawn", "a\x00b"}),
 	} {
-		if text, err := d.Render(); !errors.Is(err, errdefs.ErrInvalidArgument) {
-			t.Errorf("Render(%+v) = %q, %v; want ErrInvalidArgument", d, text, err)
+		text, err := RenderDropin([]Section{{Name: "Service", Settings: []Setting{s}}})
+		if !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("RenderDropin(%+v) = %q, %v; want ErrInvalidArgument", s, text, err)
 		}
 	}
 	// An Exec argument with a newline stays one argument on one line.
-	d := base
-	d.Nspawn = append(d.Nspawn, "--setenv=A=1\nExecStartPre=/bin/evil")
-	text, err := d.Render()
+	text, err := RenderDropin([]Section{{Name: "Service", Settings: []Setting{
+		Exec("ExecStart", "", []string{"/usr/bin/systemd-nspawn", "--setenv=A=1\nExecStartPre=/bin/evil"}),
+	}}})
 	if err != nil || strings.Contains(text, "\nExecStartPre=/bin/evil") {
 		t.Errorf("an Exec argument with a newline: %q, %v", text, err)
 	}

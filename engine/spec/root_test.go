@@ -1,4 +1,4 @@
-package containers
+package spec
 
 import (
 	"reflect"
@@ -33,16 +33,5 @@ func TestHostSubmounts(t *testing.T) {
 	want := []string{"/home", "/var", "/boot", "/boot/efi"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("hostSubmounts = %v, want %v", got, want)
-	}
-}
-
-func TestWithin(t *testing.T) {
-	for _, c := range []struct {
-		p, dir string
-		want   bool
-	}{{"/a", "/a", true}, {"/a/b", "/a", true}, {"/ab", "/a", false}, {"/a", "/a/", true}} {
-		if got := within(c.p, c.dir); got != c.want {
-			t.Errorf("within(%q, %q) = %v", c.p, c.dir, got)
-		}
 	}
 }

@@ -1,0 +1,235 @@
+// Package spec says what a container is, as data, and how that becomes a
+// running machine.
+//
+// A Spec holds one small options type per feature: the root file system
+// (a clone of the host or an imported rootfs, see root.go), bind mounts,
+// environment, resource limits. Each feature
+//
+//   - checks itself (check), with errors that name the field and value;
+//   - may prepare files in the container's upper layer at create (prepare);
+//   - contributes to the Plan (plan): mounts to make before nspawn runs,
+//     nspawn arguments, [Unit] and [Service] settings of the unit drop-in;
+//   - owns its keys of the state file (encode, decode).
+//
+// Build turns a Spec and the facts of the host (Input) into a Plan without
+// touching the system, so that every feature's effect is a golden test.
+// Adding a feature is one file here that implements feature and a field
+// of Spec; the lifecycle code and the drop-in renderer do not change.
+package spec
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/layout"
+	"github.com/sdme/sdme/engine/mountinfo"
+	"github.com/sdme/sdme/engine/systemd"
+)
+
+// Spec is a container's settings. Its JSON form is the container's
+// description in `sdme ps --json` and io.sdme.
+type Spec struct {
+	Root
+	Binds  Binds  `json:"binds,omitempty"`
+	Env    Env    `json:"env,omitempty"`
+	Limits Limits `json:"limits"`
+}
+
+// feature is one aspect of a container.
+type feature interface {
+	// check validates the options, wrapping errdefs.ErrInvalidArgument.
+	check() error
+	// plan adds what the feature needs to p. It must not touch the system.
+	plan(in Input, p *Plan) error
+	// encode writes the feature's state keys; an unset feature writes none.
+	encode(kv map[string]string)
+	// decode reads the feature's keys, which take removes from the file.
+	decode(take func(key string) string) error
+}
+
+// preparer is a feature that writes into the upper layer at create.
+type preparer interface {
+	prepare(t Tree) error
+}
+
+// features lists the features of s in the order they contribute: the
+// order of nspawn's arguments and of the drop-in's settings.
+func (s *Spec) features() []feature {
+	return []feature{&s.Root, &s.Binds, &s.Env, &s.Limits}
+}
+
+// Check validates every feature of s, and puts values in their normal
+// form (clean paths, no duplicates).
+func (s *Spec) Check() error {
+	for _, f := range s.features() {
+		if err := f.check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Tree is a container's layers as prepare sees them.
+type Tree struct {
+	Name  string
+	Lower string // the read-only layer: / or an imported rootfs
+	Upper string // the container's writable layer
+}
+
+// Prepare writes into t's upper layer what the features of s need there.
+func (s *Spec) Prepare(t Tree) error {
+	for _, f := range s.features() {
+		if p, ok := f.(preparer); ok {
+			if err := p.prepare(t); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Programs are the absolute paths of the programs a unit runs.
+type Programs struct {
+	Nspawn, Mount, Umount, Rmdir string
+}
+
+// Input is what Build needs to know of the host.
+type Input struct {
+	Name   string
+	Layout layout.Layout
+	// Lower is the path of the read-only layer: / or an imported rootfs.
+	Lower    string
+	Programs Programs
+	// HostMounts is the host's mount table, for a clone of /.
+	HostMounts []mountinfo.Mount
+	// TimeoutSec bounds the mounts plus the boot.
+	TimeoutSec int
+}
+
+// Plan is how a container is started: the mounts made before nspawn, the
+// nspawn command line, and the settings of the unit's drop-in.
+type Plan struct {
+	// Mounts run in order before nspawn, and are undone in reverse.
+	Mounts []Mount
+	// Nspawn is the full systemd-nspawn command line.
+	Nspawn []string
+	// Unit and Service are settings for the drop-in's sections.
+	Unit, Service []systemd.Setting
+	// Dirs must exist before the unit starts (layers of host submounts).
+	Dirs []string
+	// cleanup commands run after the unmounts; their failures are ignored.
+	cleanup [][]string
+	umount  string
+}
+
+// Mount is one mount command run before nspawn.
+type Mount struct {
+	Argv   []string
+	Target string
+	// Optional mounts may fail without failing the start.
+	Optional bool
+}
+
+// nspawnExport is where systemd-nspawn (257) mounts a machine's exported
+// sockets.
+const nspawnExport = "/run/systemd/nspawn/unix-export/"
+
+// Build turns s into the plan that starts it. It reads nothing but its
+// arguments.
+func Build(s Spec, in Input) (Plan, error) {
+	merged := in.Layout.Merged(in.Name)
+	p := Plan{
+		Nspawn: []string{
+			in.Programs.Nspawn, "--quiet", "--keep-unit", "--boot",
+			// Forward the guest's READY=1: the unit's start job then ends
+			// when the container has booted, not when nspawn has started.
+			"--notify-ready=yes",
+			"--machine=" + in.Name,
+			"--directory=" + merged,
+		},
+		Unit: []systemd.Setting{
+			systemd.Set("Description", "sdme container "+in.Name),
+			systemd.Set("RequiresMountsFor", in.Layout.Datadir),
+		},
+		Service: []systemd.Setting{
+			systemd.Raw("TimeoutStartSec", fmt.Sprintf("%ds", in.TimeoutSec)),
+		},
+		umount: in.Programs.Umount,
+		// nspawn leaves its socket-export mount behind when it is killed,
+		// and then refuses to start the machine again.
+		cleanup: [][]string{
+			{in.Programs.Umount, nspawnExport + in.Name},
+			{in.Programs.Rmdir, nspawnExport + in.Name},
+		},
+	}
+	for _, f := range s.features() {
+		if err := f.plan(in, &p); err != nil {
+			return Plan{}, err
+		}
+	}
+	return p, nil
+}
+
+// Dropin returns the drop-in's sections: the plan's settings, then the
+// mounts, nspawn and the teardown.
+func (p Plan) Dropin() []systemd.Section {
+	svc := append([]systemd.Setting(nil), p.Service...)
+	for _, m := range p.Mounts {
+		prefix := ""
+		if m.Optional {
+			prefix = "-"
+		}
+		svc = append(svc, systemd.Exec("ExecStartPre", prefix, m.Argv))
+	}
+	// The template's ExecStart=/bin/false is reset, not added to.
+	svc = append(svc, systemd.Set("ExecStart", ""), systemd.Exec("ExecStart", "", p.Nspawn))
+	// Unmount in reverse order, deepest first. Failures are ignored: the
+	// mount may never have been made.
+	for i := len(p.Mounts) - 1; i >= 0; i-- {
+		svc = append(svc, systemd.Exec("ExecStopPost", "-", []string{p.umount, p.Mounts[i].Target}))
+	}
+	for _, argv := range p.cleanup {
+		svc = append(svc, systemd.Exec("ExecStopPost", "-", argv))
+	}
+	return []systemd.Section{{Name: "Unit", Settings: p.Unit}, {Name: "Service", Settings: svc}}
+}
+
+// Encode writes s as state file keys into kv.
+func (s Spec) Encode(kv map[string]string) {
+	for _, f := range s.features() {
+		f.encode(kv)
+	}
+}
+
+// Decode reads a Spec from state file keys; take removes a key and returns
+// its value ("" when absent). A state file written before a feature
+// existed has none of its keys, and decodes to the feature unset.
+func Decode(take func(key string) string) (Spec, error) {
+	var s Spec
+	for _, f := range s.features() {
+		if err := f.decode(take); err != nil {
+			return Spec{}, fmt.Errorf("%w: %w", err, errdefs.ErrCorrupt)
+		}
+	}
+	return s, nil
+}
+
+// Invalid is the error of a feature's check: it names the field and the
+// value.
+func Invalid(field, value, why string) error {
+	return fmt.Errorf("%s %q: %s: %w", field, value, why, errdefs.ErrInvalidArgument)
+}
+
+// hasControl reports a character that no unit file or state line carries.
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}
+
+// splitList splits a state value; "" is no items.
+func splitList(s, sep string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, sep)
+}

@@ -1,0 +1,234 @@
+package spec
+
+import (
+	"errors"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/layout"
+	"github.com/sdme/sdme/engine/mountinfo"
+	"github.com/sdme/sdme/engine/systemd"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of testdata/")
+
+// input is a host with /home on a disk of its own.
+func input(t *testing.T, name, lower string) Input {
+	mounts, err := mountinfo.Parse(strings.NewReader(table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Input{
+		Name: name, Layout: layout.Layout{Datadir: "/var/lib/sdme"}, Lower: lower,
+		Programs:   Programs{Nspawn: "/usr/bin/systemd-nspawn", Mount: "/usr/bin/mount", Umount: "/usr/bin/umount", Rmdir: "/usr/bin/rmdir"},
+		HostMounts: mounts, TimeoutSec: 120,
+	}
+}
+
+// TestPlanGolden renders each feature's plan as the drop-in it writes and
+// compares it with testdata/FEATURE.conf (go test -update rewrites them).
+func TestPlanGolden(t *testing.T) {
+	hostClone := Root{OpaqueDirs: []string{"/etc/systemd/system", "/var/log"}}
+	for _, c := range []struct {
+		name  string
+		spec  Spec
+		lower string
+	}{
+		{"hostclone", Spec{Root: hostClone}, "/"},
+		{"rootfs", Spec{Root: Root{Rootfs: "debian"}}, "/var/lib/sdme/fs/debian"},
+		{"binds", Spec{Root: hostClone, Binds: Binds{{Host: "/srv/data", Container: "/data"}, {Host: "/var/log/app", Container: "/log", ReadOnly: true}}}, "/"},
+		{"env", Spec{Root: Root{Rootfs: "debian"}, Env: Env{"A=1", `B=two words "q" 'q' 50% $HOME \n`}}, "/var/lib/sdme/fs/debian"},
+		{"limits", Spec{Root: Root{Rootfs: "debian"}, Limits: Limits{Memory: 2 << 30, CPUs: 0.5, CPUWeight: 200, TasksMax: 100}}, "/var/lib/sdme/fs/debian"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := Build(c.spec, input(t, "web", c.lower))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := systemd.RenderDropin(p.Dropin())
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", c.name+".conf")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != string(want) {
+				t.Errorf("plan of %s:\n%s\nwant (%s):\n%s", c.name, got, golden, want)
+			}
+		})
+	}
+}
+
+func TestPlanDirs(t *testing.T) {
+	p, err := Build(Spec{}, input(t, "web", "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/var/lib/sdme/containers/web/submounts/home/upper", "/var/lib/sdme/containers/web/submounts/home/work"}
+	if len(p.Dirs) < 2 || !reflect.DeepEqual(p.Dirs[:2], want) {
+		t.Errorf("Dirs = %v, want %v first", p.Dirs, want)
+	}
+	if p, _ := Build(Spec{Root: Root{Rootfs: "debian"}}, input(t, "web", "/x")); len(p.Dirs) != 0 {
+		t.Errorf("a rootfs container layers no host mounts: %v", p.Dirs)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	ok := []Spec{
+		{},
+		{Binds: Binds{{Host: dir, Container: "/data"}, {Host: dir, Container: "/data2", ReadOnly: true}}},
+		{Env: Env{"A=", "_b1=x y", "C=a=b", `D="'%$\`}},
+		{Limits: Limits{Memory: 6 << 20, CPUs: 0.01, CPUWeight: 1, TasksMax: 1}},
+		{Limits: Limits{CPUs: 65536, CPUWeight: 10000, TasksMax: 1 << 22}},
+	}
+	for _, s := range ok {
+		if err := s.Check(); err != nil {
+			t.Errorf("Check(%+v) = %v", s, err)
+		}
+	}
+	bad := map[string]Spec{
+		"relative host":      {Binds: Binds{{Host: "srv", Container: "/data"}}},
+		"relative container": {Binds: Binds{{Host: dir, Container: "data"}}},
+		"dotdot":             {Binds: Binds{{Host: dir + "/../x", Container: "/data"}}},
+		"dotdot container":   {Binds: Binds{{Host: dir, Container: "/data/../etc"}}},
+		"missing host":       {Binds: Binds{{Host: dir + "/nope", Container: "/data"}}},
+		"colon":              {Binds: Binds{{Host: dir, Container: "/a:b"}}},
+		"pipe":               {Binds: Binds{{Host: dir, Container: "/a|b"}}},
+		"newline":            {Binds: Binds{{Host: dir, Container: "/a\nb"}}},
+		"over root":          {Binds: Binds{{Host: dir, Container: "/"}}},
+		"same target":        {Binds: Binds{{Host: dir, Container: "/d"}, {Host: "/", Container: "/d"}}},
+		"env no =":           {Env: Env{"A"}},
+		"env bad key":        {Env: Env{"1A=x"}},
+		"env key dash":       {Env: Env{"A-B=x"}},
+		"env newline":        {Env: Env{"A=x\ny"}},
+		"env pipe":           {Env: Env{"A=x|y"}},
+		"env twice":          {Env: Env{"A=1", "A=2"}},
+		"memory small":       {Limits: Limits{Memory: 1024}},
+		"cpus small":         {Limits: Limits{CPUs: 0.001}},
+		"cpus negative":      {Limits: Limits{CPUs: -1}},
+		"cpus nan":           {Limits: Limits{CPUs: math.NaN()}},
+		"cpus huge":          {Limits: Limits{CPUs: 1e9}},
+		"weight":             {Limits: Limits{CPUWeight: 10001}},
+		"tasks":              {Limits: Limits{TasksMax: 1 << 23}},
+		"opaque relative":    {Root: Root{OpaqueDirs: []string{"var"}}},
+		"rootfs name":        {Root: Root{Rootfs: "../x"}},
+	}
+	for what, s := range bad {
+		if err := s.Check(); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("%s: Check(%+v) = %v, want ErrInvalidArgument", what, s, err)
+		}
+	}
+}
+
+func TestCheckNamesTheValue(t *testing.T) {
+	s := Spec{Binds: Binds{{Host: "/nonexistent/x", Container: "/data", ReadOnly: true}}}
+	if err := s.Check(); err == nil || !strings.Contains(err.Error(), "/nonexistent/x:/data:ro") || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("Check = %v; want the bind and why", err)
+	}
+	s = Spec{Limits: Limits{CPUWeight: 20000}}
+	if err := s.Check(); err == nil || !strings.Contains(err.Error(), "cpu-weight") || !strings.Contains(err.Error(), "20000") {
+		t.Errorf("Check = %v; want the field and the value", err)
+	}
+}
+
+func TestParseBind(t *testing.T) {
+	for in, want := range map[string]Bind{
+		"/:/host":      {Host: "/", Container: "/host"},
+		"/:/host:ro":   {Host: "/", Container: "/host", ReadOnly: true},
+		"/tmp/:/t/:rw": {Host: "/tmp/", Container: "/t/"},
+	} {
+		if got, err := ParseBind(in); err != nil || got != want {
+			t.Errorf("ParseBind(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"/", "/:/a:rx", "/:/a:ro:x", "a:/b", ""} {
+		if _, err := ParseBind(in); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("ParseBind(%q) = %v, want ErrInvalidArgument", in, err)
+		}
+	}
+}
+
+func TestParseLimits(t *testing.T) {
+	for in, want := range map[string]uint64{"1024": 1024, "512M": 512 << 20, "2g": 2 << 30, "1T": 1 << 40, "3K": 3072} {
+		if got, err := ParseMemory(in); err != nil || got != want {
+			t.Errorf("ParseMemory(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "G", "1.5G", "-1", "1GB", "99999999999T", "1 G"} {
+		if _, err := ParseMemory(in); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("ParseMemory(%q) = %v, want ErrInvalidArgument", in, err)
+		}
+	}
+	for _, in := range []string{"x", "NaN", "Inf", ""} {
+		if _, err := ParseCPUs(in); err == nil {
+			t.Errorf("ParseCPUs(%q) = nil error", in)
+		}
+	}
+	if _, err := ParseCount("tasks-max", "-1"); err == nil {
+		t.Error("ParseCount(-1) = nil error")
+	}
+}
+
+func TestLimitsApplyAndProperties(t *testing.T) {
+	zero, gig, half := uint64(0), uint64(1<<30), 0.5
+	l := Limits{Memory: 2 << 30, CPUWeight: 50, TasksMax: 10}.Apply(LimitsUpdate{Memory: &gig, CPUs: &half, TasksMax: &zero})
+	if want := (Limits{Memory: 1 << 30, CPUs: 0.5, CPUWeight: 50}); l != want {
+		t.Errorf("Apply = %+v, want %+v", l, want)
+	}
+	got := map[string]any{}
+	for _, p := range l.Properties() {
+		got[p.Name] = p.Value
+	}
+	want := map[string]any{
+		"MemoryMax": uint64(1 << 30), "MemorySwapMax": uint64(1 << 30), "CPUQuotaPerSecUSec": uint64(500000),
+		"CPUWeight": uint64(50), "TasksMax": uint64(DefaultTasksMax),
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Properties = %v, want %v", got, want)
+	}
+	for _, p := range (Limits{}).Properties() {
+		if p.Name != "TasksMax" && p.Value != uint64(math.MaxUint64) {
+			t.Errorf("cleared %s = %v, want infinity", p.Name, p.Value)
+		}
+	}
+}
+
+func TestEncodeDecode(t *testing.T) {
+	in := Spec{
+		Root:   Root{Rootfs: "debian", OpaqueDirs: []string{"/var/log"}},
+		Binds:  Binds{{Host: "/srv", Container: "/data", ReadOnly: true}},
+		Env:    Env{`A=x "y" $z \w`},
+		Limits: Limits{Memory: 1 << 30, CPUs: 1.25, CPUWeight: 3, TasksMax: 7},
+	}
+	kv := map[string]string{}
+	in.Encode(kv)
+	out, err := Decode(func(k string) string { v := kv[k]; delete(kv, k); return v })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kv) != 0 {
+		t.Errorf("keys not decoded: %v", kv)
+	}
+	if !reflect.DeepEqual(in, out) {
+		t.Errorf("Decode(Encode(x)) = %+v, want %+v", out, in)
+	}
+	// The original sdme wrote sizes with suffixes.
+	s, err := Decode(func(k string) string { return map[string]string{"MEMORY": "2G", "CPUS": "0.5"}[k] })
+	if err != nil || s.Limits.Memory != 2<<30 || s.Limits.CPUs != 0.5 {
+		t.Errorf("Decode(MEMORY=2G) = %+v, %v", s.Limits, err)
+	}
+}
