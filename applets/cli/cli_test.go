@@ -83,3 +83,24 @@ func TestDuration(t *testing.T) {
 		}
 	}
 }
+
+// The CLI words the engine's hints as its own commands and flags.
+func TestMessageWordsHints(t *testing.T) {
+	incomplete := &errdefs.Error{Kind: errdefs.Container, Name: "half", Err: fmt.Errorf("not fully created: %w", errdefs.ErrFailedPrecondition), Hint: errdefs.HintRemove}
+	exists := &errdefs.Error{Kind: errdefs.Rootfs, Name: "debian", Err: errdefs.ErrExists, Hint: errdefs.HintForce}
+	for err, want := range map[error]string{
+		incomplete:                          `container "half": not fully created: failed precondition; remove it with 'sdme rm half'`,
+		fmt.Errorf("start: %w", incomplete): `start: container "half": not fully created: failed precondition; remove it with 'sdme rm half'`,
+		exists:                              `rootfs "debian": already exists; use --force to replace it`,
+		&errdefs.Error{Kind: errdefs.Container, Name: "x", Err: errdefs.ErrNotFound}: `container "x": not found`,
+	} {
+		if got := message(err); got != want {
+			t.Errorf("message(%q) = %q, want %q", err, got, want)
+		}
+	}
+	for h := errdefs.HintRemove; h <= errdefs.HintInsecure; h++ {
+		if hint(&errdefs.Error{Kind: errdefs.Container, Name: "x", Hint: h}) == "" {
+			t.Errorf("hint %d has no words", h)
+		}
+	}
+}
