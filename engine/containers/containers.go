@@ -98,7 +98,7 @@ func (e *Engine) ready() error {
 // systemd system services and overlay mounts, both root's business.
 func RequireRoot() error {
 	if os.Geteuid() != 0 {
-		return fmt.Errorf("sdme needs root to manage containers; run it with sudo: %w", errdefs.ErrPermissionDenied)
+		return &errdefs.Error{Err: fmt.Errorf("sdme needs root to manage containers: %w", errdefs.ErrPermissionDenied), Hint: errdefs.HintRoot}
 	}
 	return nil
 }
@@ -189,7 +189,7 @@ func (e *Engine) Resolve(prefix string) (string, error) {
 	}
 	switch len(matches) {
 	case 0:
-		return "", fmt.Errorf("container %q: %w", prefix, errdefs.ErrNotFound)
+		return "", &errdefs.Error{Kind: errdefs.Container, Name: prefix, Err: errdefs.ErrNotFound}
 	case 1:
 		return matches[0], nil
 	}
@@ -253,5 +253,5 @@ func (e *Engine) read(name string) (state.Container, error) {
 }
 
 func errIncomplete(name string) error {
-	return fmt.Errorf("container %q was not fully created; remove it with 'sdme rm %s': %w", name, name, errdefs.ErrFailedPrecondition)
+	return &errdefs.Error{Kind: errdefs.Container, Name: name, Err: fmt.Errorf("not fully created: %w", errdefs.ErrFailedPrecondition), Hint: errdefs.HintRemove}
 }

@@ -181,7 +181,7 @@ func (e *Engine) Stop(ctx context.Context, name string, mode StopMode, timeout t
 	// Only whether it exists: a damaged state file must not keep a
 	// container from being stopped (and removed).
 	if _, err := os.Lstat(e.layout.StateFile(name)); errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("container %q: %w", name, errdefs.ErrNotFound)
+		return &errdefs.Error{Kind: errdefs.Container, Name: name, Err: errdefs.ErrNotFound}
 	}
 	sd, err := e.systemd(ctx)
 	if err != nil {
@@ -220,8 +220,8 @@ func (e *Engine) Stop(ctx context.Context, name string, mode StopMode, timeout t
 	}
 	if err := e.waitInactive(wctx, sd, unit); err != nil {
 		if wctx.Err() != nil && ctx.Err() == nil {
-			return fmt.Errorf("container %q did not stop within %s; force it with 'sdme stop --kill %s': %w",
-				name, timeout, name, errdefs.ErrFailedPrecondition)
+			return &errdefs.Error{Kind: errdefs.Container, Name: name,
+				Err: fmt.Errorf("did not stop within %s: %w", timeout, errdefs.ErrFailedPrecondition), Hint: errdefs.HintKill}
 		}
 		return err
 	}

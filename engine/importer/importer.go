@@ -49,7 +49,7 @@ type Result struct {
 // Import imports opts.Source as a rootfs of store, reporting progress to rep.
 func Import(ctx context.Context, store rootfs.Store, opts Options, rep progress.Reporter) (Result, error) {
 	if os.Geteuid() != 0 {
-		return Result{}, fmt.Errorf("importing a rootfs needs root (file owners, device nodes); run it with sudo: %w", errdefs.ErrPermissionDenied)
+		return Result{}, &errdefs.Error{Err: fmt.Errorf("importing a rootfs needs root (file owners, device nodes): %w", errdefs.ErrPermissionDenied), Hint: errdefs.HintRoot}
 	}
 	src, err := detect(opts.Source)
 	if err != nil {
