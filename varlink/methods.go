@@ -17,19 +17,19 @@ import (
 // for it, which keeps its D-Bus connections from call to call.
 func methods() map[string]method {
 	return map[string]method{
-		"List":         {false, container, list},
-		"Create":       {true, newContainer, create},
-		"Start":        {true, container, start},
-		"Stop":         {true, container, stop},
-		"Restart":      {true, container, restart},
-		"Remove":       {true, container, remove},
-		"Enable":       {true, container, enable},
-		"Disable":      {true, container, disable},
-		"ListRootfs":   {false, rootfsObj, listRootfs},
-		"ImportRootfs": {true, transfer, importRootfs},
-		"RemoveRootfs": {true, rootfsObj, removeRootfs},
-		"GetConfig":    {false, container, getConfig},
-		"SetConfig":    {true, container, setConfig},
+		"List":         {false, list},
+		"Create":       {true, create},
+		"Start":        {true, start},
+		"Stop":         {true, stop},
+		"Restart":      {true, restart},
+		"Remove":       {true, remove},
+		"Enable":       {true, enable},
+		"Disable":      {true, disable},
+		"ListRootfs":   {false, listRootfs},
+		"ImportRootfs": {true, importRootfs},
+		"RemoveRootfs": {true, removeRootfs},
+		"GetConfig":    {false, getConfig},
+		"SetConfig":    {true, setConfig},
 	}
 }
 
