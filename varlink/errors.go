@@ -81,7 +81,7 @@ func errorFor(err error) replyError {
 		return named(kind.exists)
 	case errors.Is(err, errdefs.ErrFailedPrecondition) && kind.badState != "":
 		return named(kind.badState)
-	case errors.Is(err, errdefs.ErrInvalidArgument), errors.Is(err, errdefs.ErrAmbiguous):
+	case errors.Is(err, errdefs.ErrInvalidArgument):
 		return named("io.sdme.InvalidArgument")
 	case errors.Is(err, context.Canceled):
 		return replyError{"io.sdme.Failed", messageParams{"cancelled: the service is stopping"}}

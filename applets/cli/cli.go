@@ -3,8 +3,9 @@
 // messages and exit codes, in one place.
 //
 // Exit status: 0 success; 1 an error; 2 a usage error (a bad flag, a
-// missing argument, an invalid name or value). Commands that run something
-// in a container (exec, join) exit with that command's status instead.
+// missing argument, an invalid name or value, a name prefix that matches
+// more than one object). Commands that run something in a container
+// (exec, join) exit with that command's status instead.
 package cli
 
 import (
@@ -149,10 +150,12 @@ func isCobraUsage(err error) bool {
 
 // Batch applies fn to each name in turn, going on after a failure. It
 // prints each name that succeeded on stdout and each failure on stderr, and
-// fails at the end if any name failed. It stops early once ctx is
-// cancelled (Ctrl-C). noun names the objects in plural ("containers").
+// fails at the end if any name failed: with a usage error if one of them
+// was (an ambiguous prefix), as the command alone would. It stops early
+// once ctx is cancelled (Ctrl-C). noun names the objects in plural
+// ("containers").
 func Batch(ctx context.Context, stdout, stderr io.Writer, prog, noun, pastTense string, names []string, fn func(name string) (string, error)) error {
-	failed := 0
+	failed, usage := 0, false
 	for _, n := range names {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -161,12 +164,17 @@ func Batch(ctx context.Context, stdout, stderr io.Writer, prog, noun, pastTense 
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %s\n", prog, message(err))
 			failed++
+			usage = usage || Code(err) == 2
 			continue
 		}
 		fmt.Fprintln(stdout, done)
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d %s could not be %s", failed, len(names), noun, pastTense)
+		err := fmt.Errorf("%d of %d %s could not be %s", failed, len(names), noun, pastTense)
+		if usage {
+			return UsageError{err}
+		}
+		return err
 	}
 	return nil
 }

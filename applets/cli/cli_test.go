@@ -23,6 +23,7 @@ func TestCode(t *testing.T) {
 		{errors.New("boom"), 1},
 		{fmt.Errorf("container %q: %w", "x", errdefs.ErrNotFound), 1},
 		{fmt.Errorf("name: %w", errdefs.ErrInvalidArgument), 2},
+		{fmt.Errorf("%q matches 2 containers: a1, a2: %w", "a", errdefs.ErrAmbiguous), 2},
 		{Usagef("bad"), 2},
 		{ExitStatus(42), 42},
 		{fmt.Errorf("wrapped: %w", ExitStatus(3)), 3},
@@ -66,6 +67,19 @@ func TestBatch(t *testing.T) {
 	}
 	if out.String() != "a\nc\n" || !strings.Contains(errw.String(), "b is broken") {
 		t.Errorf("Batch wrote %q and %q", out.String(), errw.String())
+	}
+	if Code(err) != 1 {
+		t.Errorf("Batch's failure is status %d, want 1", Code(err))
+	}
+	// A name that names no one object is a usage error, in a batch too.
+	err = Batch(context.Background(), &out, &errw, "sdme", "containers", "started", []string{"a", "b"}, func(n string) (string, error) {
+		if n == "a" {
+			return "", fmt.Errorf("%q matches 2 containers: a1, a2: %w", n, errdefs.ErrAmbiguous)
+		}
+		return "", errors.New("b is broken")
+	})
+	if Code(err) != 2 {
+		t.Errorf("a batch with an ambiguous prefix is status %d, want 2", Code(err))
 	}
 }
 

@@ -28,8 +28,9 @@ var (
 	// ErrInvalidName: a name breaks the naming rules. It is an
 	// ErrInvalidArgument too.
 	ErrInvalidName error = &subclass{"invalid name", ErrInvalidArgument}
-	// ErrAmbiguous: a name prefix matches more than one object.
-	ErrAmbiguous = errors.New("ambiguous name")
+	// ErrAmbiguous: a name prefix matches more than one object. It is an
+	// ErrInvalidArgument too: the argument does not name one object.
+	ErrAmbiguous error = &subclass{"ambiguous name", ErrInvalidArgument}
 	// ErrInvalidArgument: the input is malformed (a bad name, a bad value).
 	ErrInvalidArgument = errors.New("invalid argument")
 	// ErrFailedPrecondition: the object is in the wrong state for the operation.
