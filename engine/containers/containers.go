@@ -22,7 +22,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -85,22 +84,11 @@ func (e *Engine) systemd(ctx context.Context) (*systemd.Client, error) {
 	return e.sd, nil
 }
 
-// ready is the preamble of every call: sdme needs root, and a data
-// directory that is root's alone (see package datadir).
+// ready is the preamble of every call: a data directory that is root's
+// alone (see package datadir). That sdme runs as root the caller checked
+// (package engine).
 func (e *Engine) ready() error {
-	if err := RequireRoot(); err != nil {
-		return err
-	}
 	return datadir.Prepare(e.layout)
-}
-
-// RequireRoot fails unless the process runs as root: containers are
-// systemd system services and overlay mounts, both root's business.
-func RequireRoot() error {
-	if os.Geteuid() != 0 {
-		return &errdefs.Error{Err: fmt.Errorf("sdme needs root to manage containers: %w", errdefs.ErrPermissionDenied), Hint: errdefs.HintRoot}
-	}
-	return nil
 }
 
 func (e *Engine) lock(name string) (*lock.Lock, error) {
