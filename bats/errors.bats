@@ -91,7 +91,11 @@ teardown_file() { remove_all; }
   assert_success
   assert_output beta
   run sdme stop alpha
-  assert_failure 1
+  assert_failure 2
+  assert_output --partial '"alpha" matches 2 containers: alpha-one, alpha-two'
+  # a prefix that names no one container is a usage error, as over varlink
+  run sdme start alpha
+  assert_failure 2
   assert_output --partial '"alpha" matches 2 containers: alpha-one, alpha-two'
   run sdme exec be hostname
   assert_output beta

@@ -95,6 +95,16 @@ vl() { varlinkctl call --json=short "$VL" "io.sdme.$1" "${2:-{\}}"; }
   run vl RemoveRootfs '{"name":"nosuch"}'
   assert_failure
   assert_output --partial io.sdme.NoSuchRootfs
+  # advice is worded for clients, as a method: never as the CLI's commands
+  : > "$DATADIR/state/vlhalf"
+  run vl Start '{"name":"vlhalf"}'
+  assert_failure
+  assert_output --partial io.sdme.BadState
+  assert_output --partial 'remove it with Remove'
+  refute_output --partial 'sdme '
+  run sdme start vlhalf
+  assert_output --partial "remove it with 'sdme rm vlhalf'"
+  vl Remove '{"name":"vlhalf"}'
 }
 
 @test "a call without parameters means {} (as systemd 259 clients send it)" {

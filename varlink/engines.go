@@ -6,8 +6,8 @@ import (
 	"github.com/sdme/sdme/engine/config"
 )
 
-// engine is what the pool needs of a containers.Engine.
-type engine interface {
+// pooled is what the pool needs of an engine.Engine.
+type pooled interface {
 	Config() config.Config
 	Close()
 }
@@ -17,14 +17,14 @@ type engine interface {
 // the engine made for the old one is closed as soon as the last call
 // using it ends, rather than holding its connections until the service
 // exits.
-type engines[E engine] struct {
+type engines[E pooled] struct {
 	make func(config.Config) E
 	mu   sync.Mutex
 	cur  *lease[E]
 }
 
 // lease is an engine and the number of calls using it.
-type lease[E engine] struct {
+type lease[E pooled] struct {
 	e     E
 	users int
 }

@@ -7,16 +7,6 @@ import (
 	"github.com/sdme/sdme/engine/errdefs"
 )
 
-// object says what a method's "not found" and "exists" errors are about.
-type object int
-
-const (
-	container    object = iota // NoSuchContainer, ContainerExists
-	rootfsObj                  // NoSuchRootfs, RootfsExists, RootfsInUse
-	newContainer               // Create: only the rootfs can be missing
-	transfer                   // ImportRootfs: a missing source is a failed transfer
-)
-
 // replyError is an error reply: a name of this interface or of
 // org.varlink.service, and its parameters.
 type replyError struct {
@@ -28,43 +18,108 @@ type messageParams struct {
 	Message string `json:"message"`
 }
 
+// kindErrors are the interface's errors about one kind of object: that it
+// does not exist, that it exists already, that it is in the wrong state.
+type kindErrors struct {
+	notFound, exists, badState string
+}
+
+// byKind maps the kind of object an engine error is about onto the
+// interface's errors: a new noun (pods) is a line here and its errors in
+// the IDL. Errors without a kind are about what an import reads (a source
+// path, a URL, an image's tag): that it is missing is a failed transfer.
+var byKind = map[errdefs.Kind]kindErrors{
+	errdefs.Container: {"io.sdme.NoSuchContainer", "io.sdme.ContainerExists", "io.sdme.BadState"},
+	errdefs.Rootfs:    {"io.sdme.NoSuchRootfs", "io.sdme.RootfsExists", "io.sdme.RootfsInUse"},
+	"":                {notFound: "io.sdme.TransferFailed"},
+}
+
+// withMessage are the errors that carry a message; the others carry no
+// parameters.
+var withMessage = map[string]bool{
+	"io.sdme.InvalidArgument": true,
+	"io.sdme.BadState":        true,
+	"io.sdme.BootFailed":      true,
+	"io.sdme.TransferFailed":  true,
+	"io.sdme.Failed":          true,
+}
+
 // errorFor maps an engine error onto the error a client gets: the one
-// place where the engine's classes meet the interface's error names.
-func errorFor(err error, obj object) replyError {
-	msg := messageParams{err.Error()}
+// place where the engine's classes and kinds meet the interface's error
+// names.
+func errorFor(err error) replyError {
+	var obj *errdefs.Error
+	var k errdefs.Kind
+	if errors.As(err, &obj) {
+		k = obj.Kind
+	}
+	kind := byKind[k]
+	named := func(name string) replyError {
+		if !withMessage[name] {
+			return replyError{name, struct{}{}}
+		}
+		msg := err.Error()
+		if h := hint(obj); h != "" {
+			msg += "; " + h
+		}
+		return replyError{name, messageParams{msg}}
+	}
 	switch {
 	case errors.Is(err, errdefs.ErrPermissionDenied):
 		return replyError{"org.varlink.service.PermissionDenied", struct{}{}}
 	case errors.Is(err, errdefs.ErrInvalidName):
-		return replyError{"io.sdme.InvalidName", struct{}{}}
+		return named("io.sdme.InvalidName")
 	case errors.Is(err, errdefs.ErrLocked):
-		return replyError{"io.sdme.Busy", struct{}{}}
+		return named("io.sdme.Busy")
 	case errors.Is(err, errdefs.ErrBootFailed):
-		return replyError{"io.sdme.BootFailed", msg}
+		return named("io.sdme.BootFailed")
 	case errors.Is(err, errdefs.ErrTransfer), errors.Is(err, errdefs.ErrCorrupt), errors.Is(err, errdefs.ErrUnsupported):
-		return replyError{"io.sdme.TransferFailed", msg}
-	case errors.Is(err, errdefs.ErrNotFound):
-		switch obj {
-		case rootfsObj, newContainer:
-			return replyError{"io.sdme.NoSuchRootfs", struct{}{}}
-		case transfer:
-			return replyError{"io.sdme.TransferFailed", msg}
-		}
-		return replyError{"io.sdme.NoSuchContainer", struct{}{}}
-	case errors.Is(err, errdefs.ErrExists):
-		if obj == rootfsObj || obj == transfer {
-			return replyError{"io.sdme.RootfsExists", struct{}{}}
-		}
-		return replyError{"io.sdme.ContainerExists", struct{}{}}
-	case errors.Is(err, errdefs.ErrFailedPrecondition):
-		if obj == rootfsObj || obj == transfer {
-			return replyError{"io.sdme.RootfsInUse", struct{}{}}
-		}
-		return replyError{"io.sdme.BadState", msg}
-	case errors.Is(err, errdefs.ErrInvalidArgument), errors.Is(err, errdefs.ErrAmbiguous):
-		return replyError{"io.sdme.InvalidArgument", msg}
+		return named("io.sdme.TransferFailed")
+	case errors.Is(err, errdefs.ErrNotFound) && kind.notFound != "":
+		return named(kind.notFound)
+	case errors.Is(err, errdefs.ErrExists) && kind.exists != "":
+		return named(kind.exists)
+	case errors.Is(err, errdefs.ErrFailedPrecondition) && kind.badState != "":
+		return named(kind.badState)
+	case errors.Is(err, errdefs.ErrInvalidArgument):
+		return named("io.sdme.InvalidArgument")
 	case errors.Is(err, context.Canceled):
 		return replyError{"io.sdme.Failed", messageParams{"cancelled: the service is stopping"}}
 	}
-	return replyError{"io.sdme.Failed", msg}
+	return named("io.sdme.Failed")
+}
+
+// hint words the engine's advice for a client of the interface, in its
+// methods and parameters; never the CLI's commands and flags.
+func hint(e *errdefs.Error) string {
+	if e == nil {
+		return ""
+	}
+	switch e.Hint {
+	case errdefs.HintRemove:
+		if e.Kind == errdefs.Rootfs {
+			return "remove it with RemoveRootfs"
+		}
+		return "remove it with Remove"
+	case errdefs.HintStart:
+		return "start it with Start"
+	case errdefs.HintKill:
+		return "stop it with Stop and mode kill"
+	case errdefs.HintList:
+		if e.Kind == errdefs.Rootfs {
+			return "see ListRootfs"
+		}
+		return "see List"
+	case errdefs.HintForce:
+		return "set force to replace it"
+	case errdefs.HintName:
+		return "give a name"
+	case errdefs.HintDatadir:
+		return "or choose another with SetConfig datadir"
+	case errdefs.HintPlatform:
+		return "choose one with platform"
+	case errdefs.HintInsecure:
+		return "if this registry is served over plain HTTP or with a self-signed certificate, allow it with insecure or SetConfig insecure_registries"
+	}
+	return "" // HintRoot: PermissionDenied says all there is to say
 }

@@ -11,10 +11,9 @@ import (
 )
 
 // method is one method of io.sdme: whether it changes anything (and so
-// needs a root caller), what its errors are about, and its handler.
+// needs a root caller), and its handler.
 type method struct {
 	mutates bool
-	obj     object
 	handle  func(ctx context.Context, c *call) error
 }
 
@@ -52,7 +51,7 @@ func (i *iface) VarlinkDispatch(ctx context.Context, vc varlink.Call, name strin
 		return c.fail(ctx, replyError{"org.varlink.service.PermissionDenied", struct{}{}})
 	}
 	if err := m.handle(ctx, c); err != nil {
-		return c.fail(ctx, errorFor(err, m.obj))
+		return c.fail(ctx, errorFor(err))
 	}
 	return nil
 }

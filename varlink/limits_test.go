@@ -184,7 +184,7 @@ func TestIdleUserConnectionsAreClosed(t *testing.T) {
 
 func TestWriteDeadlineDropsAClientThatDoesNotRead(t *testing.T) {
 	result := make(chan error, 1)
-	table := map[string]method{"Flood": {false, container, func(ctx context.Context, c *call) error {
+	table := map[string]method{"Flood": {false, func(ctx context.Context, c *call) error {
 		c.Continues = true
 		chunk := strings.Repeat("x", 64<<10)
 		for {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/sdme/sdme/engine"
 	"github.com/sdme/sdme/engine/config"
 	"github.com/sdme/sdme/engine/containers"
 	"github.com/sdme/sdme/engine/importer"
@@ -18,20 +19,20 @@ import (
 // for it, which keeps its D-Bus connections from call to call.
 func methods() map[string]method {
 	return map[string]method{
-		"List":         {false, container, list},
-		"Create":       {true, newContainer, create},
-		"Start":        {true, container, start},
-		"Stop":         {true, container, stop},
-		"Restart":      {true, container, restart},
-		"Remove":       {true, container, remove},
-		"SetLimits":    {true, container, setLimits},
-		"Enable":       {true, container, enable},
-		"Disable":      {true, container, disable},
-		"ListRootfs":   {false, rootfsObj, listRootfs},
-		"ImportRootfs": {true, transfer, importRootfs},
-		"RemoveRootfs": {true, rootfsObj, removeRootfs},
-		"GetConfig":    {false, container, getConfig},
-		"SetConfig":    {true, container, setConfig},
+		"List":         {false, list},
+		"Create":       {true, create},
+		"Start":        {true, start},
+		"Stop":         {true, stop},
+		"Restart":      {true, restart},
+		"Remove":       {true, remove},
+		"SetLimits":    {true, setLimits},
+		"Enable":       {true, enable},
+		"Disable":      {true, disable},
+		"ListRootfs":   {false, listRootfs},
+		"ImportRootfs": {true, importRootfs},
+		"RemoveRootfs": {true, removeRootfs},
+		"GetConfig":    {false, getConfig},
+		"SetConfig":    {true, setConfig},
 	}
 }
 
@@ -259,24 +260,26 @@ func listRootfs(ctx context.Context, c *call) error {
 	if !ok {
 		return err
 	}
-	store, _, err := c.svc.store()
-	if err != nil {
-		return err
-	}
-	var out []rootfs.Info
-	if name != nil {
-		info, err := store.Get(*name)
+	return c.svc.with(func(e *engine.Engine) error {
+		store, err := e.Rootfs()
 		if err != nil {
 			return err
 		}
-		out = append(out, info)
-	} else if out, err = store.List(); err != nil {
-		return err
-	}
-	return enumerate(ctx, c, out, "io.sdme.NoSuchRootfs", func(i rootfs.Info) any {
-		return struct {
-			Rootfs rootfs.Info `json:"rootfs"`
-		}{i}
+		var out []rootfs.Info
+		if name != nil {
+			info, err := store.Get(*name)
+			if err != nil {
+				return err
+			}
+			out = append(out, info)
+		} else if out, err = store.List(); err != nil {
+			return err
+		}
+		return enumerate(ctx, c, out, "io.sdme.NoSuchRootfs", func(i rootfs.Info) any {
+			return struct {
+				Rootfs rootfs.Info `json:"rootfs"`
+			}{i}
+		})
 	})
 }
 
@@ -285,14 +288,16 @@ func removeRootfs(ctx context.Context, c *call) error {
 	if ok, err := c.params(ctx, &p, "name"); !ok {
 		return err
 	}
-	store, _, err := c.svc.store()
-	if err != nil {
-		return err
-	}
-	if err := store.Remove(p.Name); err != nil {
-		return err
-	}
-	return c.Reply(ctx, struct{}{})
+	return c.svc.with(func(e *engine.Engine) error {
+		store, err := e.Rootfs()
+		if err != nil {
+			return err
+		}
+		if err := store.Remove(p.Name); err != nil {
+			return err
+		}
+		return c.Reply(ctx, struct{}{})
+	})
 }
 
 func importRootfs(ctx context.Context, c *call) error {
@@ -306,11 +311,7 @@ func importRootfs(ctx context.Context, c *call) error {
 	if ok, err := c.params(ctx, &p, "source"); !ok {
 		return err
 	}
-	store, cfg, err := c.svc.store()
-	if err != nil {
-		return err
-	}
-	opts := importer.Options{Source: p.Source, Insecure: cfg.Insecure()}
+	opts := importer.Options{Source: p.Source}
 	if p.Name != nil {
 		opts.Name = *p.Name
 	}
@@ -321,15 +322,17 @@ func importRootfs(ctx context.Context, c *call) error {
 		opts.Platform = *p.Platform
 	}
 	opts.AnyInsecure = p.Insecure != nil && *p.Insecure
-	res, err := runImport(ctx, c, store, opts)
-	if err != nil {
-		return err
-	}
-	c.Continues = false
-	return c.Reply(ctx, struct {
-		Rootfs   rootfs.Info `json:"rootfs"`
-		Warnings []string    `json:"warnings"`
-	}{res.Info, append([]string{}, res.Warnings...)})
+	return c.svc.with(func(e *engine.Engine) error {
+		res, err := runImport(ctx, c, e, opts)
+		if err != nil {
+			return err
+		}
+		c.Continues = false
+		return c.Reply(ctx, struct {
+			Rootfs   rootfs.Info `json:"rootfs"`
+			Warnings []string    `json:"warnings"`
+		}{res.Info, append([]string{}, res.Warnings...)})
+	})
 }
 
 // runImport imports, streaming the progress to the client if it asked for
@@ -337,25 +340,23 @@ func importRootfs(ctx context.Context, c *call) error {
 // fails and cleans up) as if the client had waited, as importd's
 // transfers do. Only the service's own shutdown cancels it. The streamer
 // has stopped when runImport returns, even if the import panicked.
-func runImport(ctx context.Context, c *call, store rootfs.Store, opts importer.Options) (importer.Result, error) {
+func runImport(ctx context.Context, c *call, e *engine.Engine, opts importer.Options) (importer.Result, error) {
 	rep := progress.Discard
 	if c.WantsMore() {
 		s := newStreamer(ctx, c)
 		defer s.close()
 		rep = s
 	}
-	return importer.Import(c.svc.ctx, store, opts, rep)
+	return e.Import(c.svc.ctx, opts, rep)
 }
 
 func getConfig(ctx context.Context, c *call) error {
 	if ok, err := c.params(ctx, &struct{}{}); !ok {
 		return err
 	}
-	cfg, err := config.Load(config.Path())
-	if err != nil {
-		return err
-	}
-	return c.Reply(ctx, cfg)
+	return c.svc.with(func(e *engine.Engine) error {
+		return c.Reply(ctx, e.Config())
+	})
 }
 
 func setConfig(ctx context.Context, c *call) error {

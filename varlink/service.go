@@ -20,9 +20,9 @@ import (
 	"github.com/varlink/go/varlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/sdme/sdme/engine"
 	"github.com/sdme/sdme/engine/config"
 	"github.com/sdme/sdme/engine/containers"
-	"github.com/sdme/sdme/engine/rootfs"
 )
 
 // IDL is the interface definition, io.sdme.varlink.
@@ -61,12 +61,12 @@ type Service struct {
 	clients *clients
 	wg      sync.WaitGroup
 
-	engines engines[*containers.Engine]
+	engines engines[*engine.Engine]
 }
 
-// withEngine runs fn with the engine for the current configuration
-// (SetConfig or `sdme config set` may have changed it since the last call).
-func (s *Service) withEngine(fn func(e *containers.Engine) error) error {
+// with runs fn with the engine for the current configuration (SetConfig
+// or `sdme config set` may have changed it since the last call).
+func (s *Service) with(fn func(e *engine.Engine) error) error {
 	cfg, err := config.Load(config.Path())
 	if err != nil {
 		return err
@@ -76,13 +76,16 @@ func (s *Service) withEngine(fn func(e *containers.Engine) error) error {
 	return fn(l.e)
 }
 
-// store returns the rootfs store of the current configuration, and that.
-func (s *Service) store() (rootfs.Store, config.Config, error) {
-	cfg, err := config.Load(config.Path())
-	if err != nil {
-		return rootfs.Store{}, config.Config{}, err
-	}
-	return rootfs.New(cfg.Datadir), cfg, nil
+// withEngine runs fn with the containers of the current configuration's
+// engine.
+func (s *Service) withEngine(fn func(e *containers.Engine) error) error {
+	return s.with(func(e *engine.Engine) error {
+		c, err := e.Containers()
+		if err != nil {
+			return err
+		}
+		return fn(c)
+	})
 }
 
 // Serve runs the service until ctx ends or it has been idle for
@@ -153,7 +156,7 @@ func newService(ctx context.Context, opts Options, table map[string]method) (*Se
 		opts:    opts,
 		limits:  limitsFor(opts),
 		clients: newClients(),
-		engines: engines[*containers.Engine]{make: containers.New},
+		engines: engines[*engine.Engine]{make: engine.New},
 	}
 	if err := vs.RegisterInterface(&iface{svc: s, idl: IDL, methods: table}); err != nil {
 		return nil, err

@@ -82,7 +82,7 @@ const getInfo = `{"method":"org.varlink.service.GetInfo"}`
 
 func TestPanicInACallAnswersFailedAndTheServiceGoesOn(t *testing.T) {
 	table := methods()
-	table["Panic"] = method{false, container, func(context.Context, *call) error {
+	table["Panic"] = method{false, func(context.Context, *call) error {
 		var m map[string]int
 		m["x"]++ // a nil map: the kind of bug a hostile input trips
 		return nil

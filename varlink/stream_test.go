@@ -30,7 +30,7 @@ func (c *stuckConn) ReadBytes(context.Context, byte) ([]byte, error) { return ni
 
 func TestStreamerNeverBlocksTheImportOnTheClient(t *testing.T) {
 	reported := make(chan time.Duration, 1)
-	table := map[string]method{"Import": {false, transfer, func(ctx context.Context, c *call) error {
+	table := map[string]method{"Import": {false, func(ctx context.Context, c *call) error {
 		s := newStreamer(ctx, c)
 		start := time.Now()
 		task := progress.StartTask(s, "layer", "layer 1/1", 1000)

@@ -66,37 +66,75 @@ func TestDecodeIsStrict(t *testing.T) {
 
 func TestErrorNames(t *testing.T) {
 	wrap := func(class error) error { return fmt.Errorf("thing %q: %w", "x", class) }
+	about := func(kind errdefs.Kind, class error) error {
+		return fmt.Errorf("start: %w", &errdefs.Error{Kind: kind, Name: "x", Err: class})
+	}
 	cases := []struct {
 		err  error
-		obj  object
 		want string
 	}{
-		{wrap(errdefs.ErrNotFound), container, "io.sdme.NoSuchContainer"},
-		{wrap(errdefs.ErrNotFound), rootfsObj, "io.sdme.NoSuchRootfs"},
-		{wrap(errdefs.ErrNotFound), newContainer, "io.sdme.NoSuchRootfs"},
-		{wrap(errdefs.ErrNotFound), transfer, "io.sdme.TransferFailed"},
-		{wrap(errdefs.ErrExists), newContainer, "io.sdme.ContainerExists"},
-		{wrap(errdefs.ErrExists), transfer, "io.sdme.RootfsExists"},
-		{wrap(errdefs.ErrFailedPrecondition), rootfsObj, "io.sdme.RootfsInUse"},
-		{wrap(errdefs.ErrFailedPrecondition), container, "io.sdme.BadState"},
-		{wrap(errdefs.ErrInvalidName), container, "io.sdme.InvalidName"},
-		{wrap(errdefs.ErrInvalidArgument), container, "io.sdme.InvalidArgument"},
-		{wrap(errdefs.ErrLocked), container, "io.sdme.Busy"},
-		{wrap(errdefs.ErrBootFailed), container, "io.sdme.BootFailed"},
-		{wrap(errdefs.ErrCorrupt), transfer, "io.sdme.TransferFailed"},
-		{wrap(errdefs.ErrPermissionDenied), container, "org.varlink.service.PermissionDenied"},
-		{errors.New("D-Bus went away"), container, "io.sdme.Failed"},
+		{about(errdefs.Container, errdefs.ErrNotFound), "io.sdme.NoSuchContainer"},
+		{about(errdefs.Rootfs, errdefs.ErrNotFound), "io.sdme.NoSuchRootfs"},
+		{wrap(errdefs.ErrNotFound), "io.sdme.TransferFailed"}, // an import's source
+		{about(errdefs.Container, errdefs.ErrExists), "io.sdme.ContainerExists"},
+		{about(errdefs.Rootfs, errdefs.ErrExists), "io.sdme.RootfsExists"},
+		{wrap(errdefs.ErrExists), "io.sdme.Failed"},
+		{about(errdefs.Rootfs, errdefs.ErrFailedPrecondition), "io.sdme.RootfsInUse"},
+		{about(errdefs.Container, errdefs.ErrFailedPrecondition), "io.sdme.BadState"},
+		{about("pod", errdefs.ErrNotFound), "io.sdme.Failed"}, // a kind the interface does not know yet
+		{wrap(errdefs.ErrInvalidName), "io.sdme.InvalidName"},
+		{wrap(errdefs.ErrInvalidArgument), "io.sdme.InvalidArgument"},
+		{wrap(errdefs.ErrAmbiguous), "io.sdme.InvalidArgument"},
+		{wrap(errdefs.ErrLocked), "io.sdme.Busy"},
+		{wrap(errdefs.ErrBootFailed), "io.sdme.BootFailed"},
+		{wrap(errdefs.ErrCorrupt), "io.sdme.TransferFailed"},
+		{wrap(errdefs.ErrPermissionDenied), "org.varlink.service.PermissionDenied"},
+		{errors.New("D-Bus went away"), "io.sdme.Failed"},
 	}
 	for _, c := range cases {
-		if got := errorFor(c.err, c.obj).name; got != c.want {
-			t.Errorf("errorFor(%v, %v) = %s, want %s", c.err, c.obj, got, c.want)
+		if got := errorFor(c.err).name; got != c.want {
+			t.Errorf("errorFor(%v) = %s, want %s", c.err, got, c.want)
 		}
 	}
-	// Every name sent is declared in the interface, or is a standard one.
+	// Every name sent is declared in the interface, or is a standard one,
+	// with a message exactly when the interface declares one.
 	for _, c := range cases {
-		name := errorFor(c.err, c.obj).name
-		if short, ok := strings.CutPrefix(name, "io.sdme."); ok && !strings.Contains(IDL, "error "+short+" ") {
-			t.Errorf("%s is not declared in io.sdme.varlink", name)
+		e := errorFor(c.err)
+		short, ok := strings.CutPrefix(e.name, "io.sdme.")
+		if !ok {
+			continue
+		}
+		_, hasMessage := e.params.(messageParams)
+		want := "error " + short + " ()"
+		if hasMessage {
+			want = "error " + short + " (message: string)"
+		}
+		if !strings.Contains(IDL, want) {
+			t.Errorf("%s is not declared in io.sdme.varlink as %q", e.name, want)
+		}
+	}
+}
+
+// A hint reaches a client in the interface's terms, never as the CLI's
+// commands or flags.
+func TestHintsAreNotCLISyntax(t *testing.T) {
+	incomplete := &errdefs.Error{Kind: errdefs.Container, Name: "half", Err: fmt.Errorf("not fully created: %w", errdefs.ErrFailedPrecondition), Hint: errdefs.HintRemove}
+	if e := errorFor(incomplete); e.name != "io.sdme.BadState" || e.params != (messageParams{`container "half": not fully created: failed precondition; remove it with Remove`}) {
+		t.Errorf("an incomplete container: %s %+v", e.name, e.params)
+	}
+	exists := &errdefs.Error{Kind: errdefs.Rootfs, Name: "debian", Err: errdefs.ErrExists, Hint: errdefs.HintForce}
+	if e := errorFor(exists); e.name != "io.sdme.RootfsExists" || e.params != (struct{}{}) {
+		t.Errorf("an existing rootfs: %s %+v", e.name, e.params)
+	}
+	// Every hint (through the last, HintInsecure), on an error that carries
+	// a message.
+	for h := errdefs.HintRemove; h <= errdefs.HintInsecure; h++ {
+		for _, kind := range []errdefs.Kind{errdefs.Container, errdefs.Rootfs, ""} {
+			e := errorFor(&errdefs.Error{Kind: kind, Name: "x", Err: errors.New("boom"), Hint: h})
+			msg := e.params.(messageParams).Message
+			if strings.Contains(msg, "sdme ") || strings.Contains(msg, "--") || strings.Contains(msg, "sudo") {
+				t.Errorf("hint %d on a %q: %q", h, kind, msg)
+			}
 		}
 	}
 }

@@ -3,8 +3,9 @@
 // messages and exit codes, in one place.
 //
 // Exit status: 0 success; 1 an error; 2 a usage error (a bad flag, a
-// missing argument, an invalid name or value). Commands that run something
-// in a container (exec, join) exit with that command's status instead.
+// missing argument, an invalid name or value, a name prefix that matches
+// more than one object). Commands that run something in a container
+// (exec, join) exit with that command's status instead.
 package cli
 
 import (
@@ -77,12 +78,58 @@ func Run(root *cobra.Command, args []string, stderr io.Writer) int {
 			if isCobraUsage(err) {
 				err = UsageError{err}
 			}
-			// Errors carry foreign text (a guest's log lines, a registry's
-			// answer): nothing in it may drive the user's terminal.
-			fmt.Fprintf(stderr, "%s: %s\n", root.Name(), printable.Text(err.Error()))
+			fmt.Fprintf(stderr, "%s: %s\n", root.Name(), message(err))
 		}
 	}
 	return Code(err)
+}
+
+// message is an error as the CLI shows it: the engine's hint, if any, is
+// worded as sdme's commands and flags. Errors carry foreign text (a
+// guest's log lines, a registry's answer): nothing in it may drive the
+// user's terminal.
+func message(err error) string {
+	msg := err.Error()
+	var e *errdefs.Error
+	if errors.As(err, &e) {
+		if h := hint(e); h != "" {
+			msg += "; " + h
+		}
+	}
+	return printable.Text(msg)
+}
+
+// hint words e's hint as advice on the command line.
+func hint(e *errdefs.Error) string {
+	switch e.Hint {
+	case errdefs.HintRemove:
+		if e.Kind == errdefs.Rootfs {
+			return fmt.Sprintf("remove it with 'sdme fs rm %s'", e.Name)
+		}
+		return fmt.Sprintf("remove it with 'sdme rm %s'", e.Name)
+	case errdefs.HintStart:
+		return fmt.Sprintf("start it with 'sdme start %s'", e.Name)
+	case errdefs.HintKill:
+		return fmt.Sprintf("force it with 'sdme stop --kill %s'", e.Name)
+	case errdefs.HintList:
+		if e.Kind == errdefs.Rootfs {
+			return "see 'sdme fs ls'"
+		}
+		return "see 'sdme ps'"
+	case errdefs.HintForce:
+		return "use --force to replace it"
+	case errdefs.HintRoot:
+		return "run it with sudo"
+	case errdefs.HintName:
+		return "give a name: sdme fs import NAME SOURCE"
+	case errdefs.HintDatadir:
+		return "or choose another with 'sdme config set datadir'"
+	case errdefs.HintPlatform:
+		return "choose one with --platform"
+	case errdefs.HintInsecure:
+		return "if this registry is served over plain HTTP or with a self-signed certificate, allow it with --tls-verify=false or 'sdme config set insecure_registries HOST[:PORT]'"
+	}
+	return ""
 }
 
 // isCobraUsage recognises the errors cobra itself makes for unknown
@@ -103,24 +150,31 @@ func isCobraUsage(err error) bool {
 
 // Batch applies fn to each name in turn, going on after a failure. It
 // prints each name that succeeded on stdout and each failure on stderr, and
-// fails at the end if any name failed. It stops early once ctx is
-// cancelled (Ctrl-C). noun names the objects in plural ("containers").
+// fails at the end if any name failed: with a usage error if one of them
+// was (an ambiguous prefix), as the command alone would. It stops early
+// once ctx is cancelled (Ctrl-C). noun names the objects in plural
+// ("containers").
 func Batch(ctx context.Context, stdout, stderr io.Writer, prog, noun, pastTense string, names []string, fn func(name string) (string, error)) error {
-	failed := 0
+	failed, usage := 0, false
 	for _, n := range names {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		done, err := fn(n)
 		if err != nil {
-			fmt.Fprintf(stderr, "%s: %s\n", prog, printable.Text(err.Error()))
+			fmt.Fprintf(stderr, "%s: %s\n", prog, message(err))
 			failed++
+			usage = usage || Code(err) == 2
 			continue
 		}
 		fmt.Fprintln(stdout, done)
 	}
 	if failed > 0 {
-		return fmt.Errorf("%d of %d %s could not be %s", failed, len(names), noun, pastTense)
+		err := fmt.Errorf("%d of %d %s could not be %s", failed, len(names), noun, pastTense)
+		if usage {
+			return UsageError{err}
+		}
+		return err
 	}
 	return nil
 }

@@ -23,6 +23,7 @@ func TestCode(t *testing.T) {
 		{errors.New("boom"), 1},
 		{fmt.Errorf("container %q: %w", "x", errdefs.ErrNotFound), 1},
 		{fmt.Errorf("name: %w", errdefs.ErrInvalidArgument), 2},
+		{fmt.Errorf("%q matches 2 containers: a1, a2: %w", "a", errdefs.ErrAmbiguous), 2},
 		{Usagef("bad"), 2},
 		{ExitStatus(42), 42},
 		{fmt.Errorf("wrapped: %w", ExitStatus(3)), 3},
@@ -67,6 +68,19 @@ func TestBatch(t *testing.T) {
 	if out.String() != "a\nc\n" || !strings.Contains(errw.String(), "b is broken") {
 		t.Errorf("Batch wrote %q and %q", out.String(), errw.String())
 	}
+	if Code(err) != 1 {
+		t.Errorf("Batch's failure is status %d, want 1", Code(err))
+	}
+	// A name that names no one object is a usage error, in a batch too.
+	err = Batch(context.Background(), &out, &errw, "sdme", "containers", "started", []string{"a", "b"}, func(n string) (string, error) {
+		if n == "a" {
+			return "", fmt.Errorf("%q matches 2 containers: a1, a2: %w", n, errdefs.ErrAmbiguous)
+		}
+		return "", errors.New("b is broken")
+	})
+	if Code(err) != 2 {
+		t.Errorf("a batch with an ambiguous prefix is status %d, want 2", Code(err))
+	}
 }
 
 func TestDuration(t *testing.T) {
@@ -80,6 +94,27 @@ func TestDuration(t *testing.T) {
 		var d Duration
 		if err := d.Set(in); err == nil {
 			t.Errorf("Set(%q) accepted", in)
+		}
+	}
+}
+
+// The CLI words the engine's hints as its own commands and flags.
+func TestMessageWordsHints(t *testing.T) {
+	incomplete := &errdefs.Error{Kind: errdefs.Container, Name: "half", Err: fmt.Errorf("not fully created: %w", errdefs.ErrFailedPrecondition), Hint: errdefs.HintRemove}
+	exists := &errdefs.Error{Kind: errdefs.Rootfs, Name: "debian", Err: errdefs.ErrExists, Hint: errdefs.HintForce}
+	for err, want := range map[error]string{
+		incomplete:                          `container "half": not fully created: failed precondition; remove it with 'sdme rm half'`,
+		fmt.Errorf("start: %w", incomplete): `start: container "half": not fully created: failed precondition; remove it with 'sdme rm half'`,
+		exists:                              `rootfs "debian": already exists; use --force to replace it`,
+		&errdefs.Error{Kind: errdefs.Container, Name: "x", Err: errdefs.ErrNotFound}: `container "x": not found`,
+	} {
+		if got := message(err); got != want {
+			t.Errorf("message(%q) = %q, want %q", err, got, want)
+		}
+	}
+	for h := errdefs.HintRemove; h <= errdefs.HintInsecure; h++ {
+		if hint(&errdefs.Error{Kind: errdefs.Container, Name: "x", Hint: h}) == "" {
+			t.Errorf("hint %d has no words", h)
 		}
 	}
 }

@@ -30,10 +30,11 @@ Under sudo, $SUDO_USER's file is used when it exists.`,
 			return config.Keys(), cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := config.Load(config.Path())
+			e, err := a.open()
 			if err != nil {
 				return err
 			}
+			cfg := e.Config()
 			if len(args) == 1 {
 				v, err := cfg.Get(args[0])
 				if err != nil {

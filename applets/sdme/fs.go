@@ -9,7 +9,6 @@ import (
 
 	"github.com/sdme/sdme/applets/cli"
 	"github.com/sdme/sdme/applets/sdmeimport"
-	"github.com/sdme/sdme/engine/containers"
 	"github.com/sdme/sdme/engine/progress"
 	"github.com/sdme/sdme/engine/rootfs"
 )
@@ -29,13 +28,11 @@ images, tarballs or directories.`,
 
 // store opens the rootfs store of the configured data directory.
 func (a *app) store() (rootfs.Store, error) {
-	if err := a.load(); err != nil {
+	e, err := a.open()
+	if err != nil {
 		return rootfs.Store{}, err
 	}
-	if err := containers.RequireRoot(); err != nil {
-		return rootfs.Store{}, err
-	}
-	return rootfs.New(a.cfg.Datadir), nil
+	return e.Rootfs()
 }
 
 func (a *app) fsLsCmd() *cobra.Command {

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sdme/sdme/applets/cli"
+	"github.com/sdme/sdme/engine"
 	"github.com/sdme/sdme/engine/config"
 	"github.com/sdme/sdme/engine/containers"
 	"github.com/sdme/sdme/engine/layout"
@@ -32,22 +33,33 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	engine         *containers.Engine
-	cfg            config.Config
+	eng            *engine.Engine     // opened once, by open
+	engine         *containers.Engine // its containers, once load checked for root
 }
 
-// load reads the configuration and makes the engine, once.
+// open loads the configuration and opens the engine, once.
+func (a *app) open() (*engine.Engine, error) {
+	if a.eng == nil {
+		e, err := engine.Open(config.Path())
+		if err != nil {
+			return nil, err
+		}
+		a.eng = e
+	}
+	return a.eng, nil
+}
+
+// load opens the engine and takes its containers, once.
 func (a *app) load() error {
 	if a.engine != nil {
 		return nil
 	}
-	cfg, err := config.Load(config.Path())
+	e, err := a.open()
 	if err != nil {
 		return err
 	}
-	a.cfg = cfg
-	a.engine = containers.New(cfg)
-	return nil
+	a.engine, err = e.Containers()
+	return err
 }
 
 func (a *app) note(format string, args ...any) {
@@ -74,8 +86,8 @@ sdme needs root: run it with sudo.`,
   sudo sdme ps                  # list containers`,
 		Version: version,
 		PersistentPostRun: func(*cobra.Command, []string) {
-			if a.engine != nil {
-				a.engine.Close()
+			if a.eng != nil {
+				a.eng.Close()
 			}
 		},
 	}
@@ -119,7 +131,7 @@ func (a *app) completeNames(cmd *cobra.Command, args []string, toComplete string
 	if err := a.load(); err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	names, _ := state.Names(layout.Layout{Datadir: a.cfg.Datadir}.StateDir())
+	names, _ := state.Names(layout.Layout{Datadir: a.eng.Config().Datadir}.StateDir())
 	var out []string
 	for _, n := range names {
 		if strings.HasPrefix(n, toComplete) {

@@ -10,12 +10,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sdme/sdme/applets/cli"
+	"github.com/sdme/sdme/engine"
 	"github.com/sdme/sdme/engine/config"
 	"github.com/sdme/sdme/engine/errdefs"
 	"github.com/sdme/sdme/engine/importer"
 	"github.com/sdme/sdme/engine/oci"
 	"github.com/sdme/sdme/engine/progress"
-	"github.com/sdme/sdme/engine/rootfs"
 )
 
 // Main runs the sdme-import applet and returns its exit status.
@@ -96,11 +96,12 @@ func run(cmd *cobra.Command, f flags, args []string, stdout, stderr io.Writer) e
 			return cli.UsageError{Err: err}
 		}
 	}
-	cfg, err := config.Load(config.Path())
+	e, err := engine.Open(config.Path())
 	if err != nil {
 		return err
 	}
-	opts.Insecure, opts.AnyInsecure = cfg.Insecure(), !f.tlsVerify
+	defer e.Close()
+	opts.AnyInsecure = !f.tlsVerify
 	mode := cli.Lines
 	switch {
 	case f.quiet:
@@ -111,7 +112,7 @@ func run(cmd *cobra.Command, f flags, args []string, stdout, stderr io.Writer) e
 		mode = cli.VerboseLines
 	}
 	prog := cli.NewProgress(cmd.Context(), stderr, mode)
-	res, err := importer.Import(cmd.Context(), rootfs.New(cfg.Datadir), opts, prog)
+	res, err := e.Import(cmd.Context(), opts, prog)
 	prog.Close()
 	if err != nil {
 		return err

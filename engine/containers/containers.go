@@ -22,7 +22,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -86,22 +85,11 @@ func (e *Engine) systemd(ctx context.Context) (*systemd.Client, error) {
 	return e.sd, nil
 }
 
-// ready is the preamble of every call: sdme needs root, and a data
-// directory that is root's alone (see package datadir).
+// ready is the preamble of every call: a data directory that is root's
+// alone (see package datadir). That sdme runs as root the caller checked
+// (package engine).
 func (e *Engine) ready() error {
-	if err := RequireRoot(); err != nil {
-		return err
-	}
 	return datadir.Prepare(e.layout)
-}
-
-// RequireRoot fails unless the process runs as root: containers are
-// systemd system services and overlay mounts, both root's business.
-func RequireRoot() error {
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("sdme needs root to manage containers; run it with sudo: %w", errdefs.ErrPermissionDenied)
-	}
-	return nil
 }
 
 func (e *Engine) lock(name string) (*lock.Lock, error) {
@@ -190,7 +178,7 @@ func (e *Engine) Resolve(prefix string) (string, error) {
 	}
 	switch len(matches) {
 	case 0:
-		return "", fmt.Errorf("container %q: %w", prefix, errdefs.ErrNotFound)
+		return "", &errdefs.Error{Kind: errdefs.Container, Name: prefix, Err: errdefs.ErrNotFound}
 	case 1:
 		return matches[0], nil
 	}
@@ -254,5 +242,5 @@ func (e *Engine) read(name string) (state.Container, error) {
 }
 
 func errIncomplete(name string) error {
-	return fmt.Errorf("container %q was not fully created; remove it with 'sdme rm %s': %w", name, name, errdefs.ErrFailedPrecondition)
+	return &errdefs.Error{Kind: errdefs.Container, Name: name, Err: fmt.Errorf("not fully created: %w", errdefs.ErrFailedPrecondition), Hint: errdefs.HintRemove}
 }

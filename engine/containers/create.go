@@ -143,11 +143,11 @@ func (e *Engine) takenNames(ctx context.Context) (func(string) bool, error) {
 func (e *Engine) conflict(name string) error {
 	switch {
 	case exists(e.layout.StateFile(name)):
-		return fmt.Errorf("container %q: %w", name, errdefs.ErrExists)
+		return &errdefs.Error{Kind: errdefs.Container, Name: name, Err: errdefs.ErrExists}
 	case exists(filepath.Join(machinesDir, name)):
-		return fmt.Errorf("container %q: a machine image of that name exists in %s: %w", name, machinesDir, errdefs.ErrExists)
+		return &errdefs.Error{Kind: errdefs.Container, Name: name, Err: fmt.Errorf("a machine image of that name exists in %s: %w", machinesDir, errdefs.ErrExists)}
 	}
-	return fmt.Errorf("container %q: a machine of that name is registered with machined: %w", name, errdefs.ErrExists)
+	return &errdefs.Error{Kind: errdefs.Container, Name: name, Err: fmt.Errorf("a machine of that name is registered with machined: %w", errdefs.ErrExists)}
 }
 
 func exists(p string) bool {

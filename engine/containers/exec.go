@@ -37,7 +37,7 @@ func (e *Engine) runningContainer(ctx context.Context, name string) error {
 		return err
 	}
 	if !up {
-		return fmt.Errorf("container %q is not running; start it with 'sdme start %s': %w", name, name, errdefs.ErrFailedPrecondition)
+		return &errdefs.Error{Kind: errdefs.Container, Name: name, Err: fmt.Errorf("not running: %w", errdefs.ErrFailedPrecondition), Hint: errdefs.HintStart}
 	}
 	return nil
 }

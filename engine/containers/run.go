@@ -95,8 +95,9 @@ func (e *Engine) Start(ctx context.Context, name string, timeout time.Duration) 
 // valid on this host (a bound host path may have gone).
 func runnable(c state.Container) error {
 	if keys := c.Unknown(); len(keys) > 0 {
-		return fmt.Errorf("container %q has settings this version of sdme does not know: %s; it was not started, as it would run without them: %w",
-			c.Name, strings.Join(keys, ", "), errdefs.ErrFailedPrecondition)
+		return &errdefs.Error{Kind: errdefs.Container, Name: c.Name, Err: fmt.Errorf(
+			"has settings this version of sdme does not know: %s; it would run without them: %w",
+			strings.Join(keys, ", "), errdefs.ErrFailedPrecondition)}
 	}
 	if err := c.Spec.Check(); err != nil {
 		return fmt.Errorf("container %q: %w", c.Name, err)
@@ -192,7 +193,7 @@ func (e *Engine) Stop(ctx context.Context, name string, mode StopMode, timeout t
 	// Only whether it exists: a damaged state file must not keep a
 	// container from being stopped (and removed).
 	if _, err := os.Lstat(e.layout.StateFile(name)); errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("container %q: %w", name, errdefs.ErrNotFound)
+		return &errdefs.Error{Kind: errdefs.Container, Name: name, Err: errdefs.ErrNotFound}
 	}
 	sd, err := e.systemd(ctx)
 	if err != nil {
@@ -231,8 +232,8 @@ func (e *Engine) Stop(ctx context.Context, name string, mode StopMode, timeout t
 	}
 	if err := e.waitInactive(wctx, sd, unit); err != nil {
 		if wctx.Err() != nil && ctx.Err() == nil {
-			return fmt.Errorf("container %q did not stop within %s; force it with 'sdme stop --kill %s': %w",
-				name, timeout, name, errdefs.ErrFailedPrecondition)
+			return &errdefs.Error{Kind: errdefs.Container, Name: name,
+				Err: fmt.Errorf("did not stop within %s: %w", timeout, errdefs.ErrFailedPrecondition), Hint: errdefs.HintKill}
 		}
 		return err
 	}

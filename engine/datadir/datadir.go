@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/sdme/sdme/engine/errdefs"
 	"github.com/sdme/sdme/engine/layout"
 	"github.com/sdme/sdme/engine/rootonly"
 )
@@ -30,8 +31,8 @@ import (
 // service (a filesystem mounted over it).
 func Prepare(l layout.Layout) error {
 	if err := rootonly.Check(l.Datadir); err != nil {
-		return fmt.Errorf("data directory %s: %w; make it and the directories above it root's alone (chown root:root, chmod go-w) or choose another with 'sdme config set datadir'",
-			l.Datadir, err)
+		return &errdefs.Error{Err: fmt.Errorf("data directory %s: %w; make it and the directories above it root's alone (chown root:root, chmod go-w)",
+			l.Datadir, err), Hint: errdefs.HintDatadir}
 	}
 	// Directories above it are made as mkdir -p would; they are root's
 	// (rootonly.Check saw to that for the ones that exist).

@@ -136,7 +136,7 @@ func (s source) defaultName() (string, error) {
 		}
 	}
 	if err := names.Validate(base); err != nil {
-		return "", fmt.Errorf("cannot name the rootfs after %q: %w; give a name: sdme fs import NAME SOURCE", s.arg, err)
+		return "", &errdefs.Error{Err: fmt.Errorf("cannot name the rootfs after %q: %w", s.arg, err), Hint: errdefs.HintName}
 	}
 	return base, nil
 }

@@ -208,7 +208,7 @@ func registryError(err error) error {
 	}
 	var certErr *tls.CertificateVerificationError
 	if errors.As(err, &certErr) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
-		return fmt.Errorf("%v; if this registry is served over plain HTTP or with a self-signed certificate, allow it with --tls-verify=false or 'sdme config set insecure_registries HOST[:PORT]': %w", err, errdefs.ErrTransfer)
+		return &errdefs.Error{Err: fmt.Errorf("%v: %w", err, errdefs.ErrTransfer), Hint: errdefs.HintInsecure}
 	}
 	return classify(err)
 }

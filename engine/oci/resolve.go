@@ -56,8 +56,8 @@ func noPlatform(name string, m manifest.Manifest, plat platform.Platform) error 
 			}
 		}
 	}
-	return fmt.Errorf("image %s has no manifest for platform %s (it has: %s); choose one with --platform: %w",
-		name, plat, strings.Join(have, ", "), errdefs.ErrUnsupported)
+	return &errdefs.Error{Err: fmt.Errorf("image %s has no manifest for platform %s (it has: %s): %w",
+		name, plat, strings.Join(have, ", "), errdefs.ErrUnsupported), Hint: errdefs.HintPlatform}
 }
 
 // imageFrom reads the config of image manifest m and describes its layers.
@@ -75,7 +75,7 @@ func imageFrom(ctx context.Context, s store, m manifest.Manifest, plat platform.
 	}
 	got := platform.Platform{OS: img.Config.OS, Architecture: img.Config.Architecture, Variant: img.Config.Variant}
 	if got.Architecture != "" && !platform.Compatible(plat, got) {
-		return nil, fmt.Errorf("image %s is for %s, not %s; choose the platform with --platform: %w", img.Ref, got, plat, errdefs.ErrUnsupported)
+		return nil, &errdefs.Error{Err: fmt.Errorf("image %s is for %s, not %s: %w", img.Ref, got, plat, errdefs.ErrUnsupported), Hint: errdefs.HintPlatform}
 	}
 	img.Platform = got.String()
 	layers, err := mi.GetLayers()

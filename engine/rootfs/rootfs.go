@@ -104,7 +104,7 @@ func (s Store) Use(name string) (*lock.Lock, error) {
 }
 
 func notFound(name string) error {
-	return fmt.Errorf("rootfs %q: %w (see 'sdme fs ls')", name, errdefs.ErrNotFound)
+	return &errdefs.Error{Kind: errdefs.Rootfs, Name: name, Err: errdefs.ErrNotFound, Hint: errdefs.HintList}
 }
 
 // List returns every rootfs, sorted by name. It only reads: no lock is
@@ -225,9 +225,9 @@ func (s Store) users() (map[string][]string, error) {
 }
 
 func errInUse(name string, by []string) error {
-	return fmt.Errorf("rootfs %q is used by %s %s; remove %s first: %w",
-		name, plural(len(by), "container", "containers"), strings.Join(by, ", "),
-		plural(len(by), "it", "them"), errdefs.ErrFailedPrecondition)
+	return &errdefs.Error{Kind: errdefs.Rootfs, Name: name, Err: fmt.Errorf("used by %s %s; remove %s first: %w",
+		plural(len(by), "container", "containers"), strings.Join(by, ", "),
+		plural(len(by), "it", "them"), errdefs.ErrFailedPrecondition)}
 }
 
 func plural(n int, one, many string) string {

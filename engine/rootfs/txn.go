@@ -81,7 +81,7 @@ func (t *Txn) checkReplace() error {
 		return nil
 	}
 	if !t.force {
-		return fmt.Errorf("rootfs %q: %w; use --force to replace it", t.name, errdefs.ErrExists)
+		return &errdefs.Error{Kind: errdefs.Rootfs, Name: t.name, Err: errdefs.ErrExists, Hint: errdefs.HintForce}
 	}
 	users, err := t.s.users()
 	if err != nil {

@@ -137,7 +137,7 @@ func Claim(path string) error {
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("container %q: %w", filepath.Base(path), errdefs.ErrExists)
+		return &errdefs.Error{Kind: errdefs.Container, Name: filepath.Base(path), Err: errdefs.ErrExists}
 	}
 	if err != nil {
 		return err
@@ -150,7 +150,7 @@ func Claim(path string) error {
 func Read(path string) (Container, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Container{}, fmt.Errorf("container %q: %w", filepath.Base(path), errdefs.ErrNotFound)
+		return Container{}, &errdefs.Error{Kind: errdefs.Container, Name: filepath.Base(path), Err: errdefs.ErrNotFound}
 	}
 	if err != nil {
 		return Container{}, err

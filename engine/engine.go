@@ -1,0 +1,85 @@
+// Package engine is the way in to sdme's engine for its front ends, the
+// CLI and the varlink service alike: one configuration, loaded once, and
+// what works under it (the containers, the rootfs store, imports), with
+// the check for root in one place. The packages below it do the work.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/sdme/sdme/engine/config"
+	"github.com/sdme/sdme/engine/containers"
+	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/importer"
+	"github.com/sdme/sdme/engine/progress"
+	"github.com/sdme/sdme/engine/rootfs"
+)
+
+// Engine is sdme under one configuration. It is safe for concurrent use:
+// the varlink service shares one between its calls.
+type Engine struct {
+	cfg        config.Config
+	containers *containers.Engine
+	store      rootfs.Store
+}
+
+// Open loads the configuration file at path (config.Path) and returns the
+// engine for it.
+func Open(path string) (*Engine, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return New(cfg), nil
+}
+
+// New returns the engine for cfg. It connects to systemd only when a call
+// needs it.
+func New(cfg config.Config) *Engine {
+	return &Engine{cfg: cfg, containers: containers.New(cfg), store: rootfs.New(cfg.Datadir)}
+}
+
+// Config is the configuration the engine was made with.
+func (e *Engine) Config() config.Config { return e.cfg }
+
+// Containers returns the containers of the configured data directory.
+func (e *Engine) Containers() (*containers.Engine, error) {
+	if err := requireRoot(); err != nil {
+		return nil, err
+	}
+	return e.containers, nil
+}
+
+// Rootfs returns the store of imported root filesystems.
+func (e *Engine) Rootfs() (rootfs.Store, error) {
+	if err := requireRoot(); err != nil {
+		return rootfs.Store{}, err
+	}
+	return e.store, nil
+}
+
+// Import imports opts.Source into the rootfs store, reporting progress to
+// rep. The configured insecure registries may be reached over plain HTTP
+// or unverified TLS.
+func (e *Engine) Import(ctx context.Context, opts importer.Options, rep progress.Reporter) (importer.Result, error) {
+	if err := requireRoot(); err != nil {
+		return importer.Result{}, err
+	}
+	opts.Insecure = e.cfg.Insecure()
+	return importer.Import(ctx, e.store, opts, rep)
+}
+
+// Close releases the D-Bus connections, if any were made.
+func (e *Engine) Close() { e.containers.Close() }
+
+// requireRoot fails unless the process runs as root: containers are
+// systemd system services and overlay mounts, and a rootfs keeps its
+// files' owners and device nodes.
+func requireRoot() error {
+	if os.Geteuid() != 0 {
+		return &errdefs.Error{Err: fmt.Errorf("sdme needs root to manage containers and root filesystems: %w", errdefs.ErrPermissionDenied), Hint: errdefs.HintRoot}
+	}
+	return nil
+}
