@@ -5,6 +5,11 @@
 //
 //	fmt.Errorf("container %q: %w", name, errdefs.ErrNotFound)
 //
+// An error it comes from is wrapped with %w too, never flattened with %v,
+// so that its cause (a cancelled context, a missing file) stays reachable:
+//
+//	fmt.Errorf("download %s: %w: %w", url, err, errdefs.ErrTransfer)
+//
 // Front ends never parse messages: the CLI maps a class to an exit code and
 // the varlink service maps it to an error name, each in one switch, with
 // errors.Is.
