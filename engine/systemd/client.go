@@ -42,6 +42,14 @@ func Connect(ctx context.Context) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to the system bus (is systemd PID 1 and dbus running?): %w: %w", err, errdefs.ErrUnavailable)
 	}
+	v, err := managerVersion(ctx, bus)
+	if err == nil {
+		err = checkVersion(v)
+	}
+	if err != nil {
+		bus.Close()
+		return nil, err
+	}
 	return &Client{bus: bus}, nil
 }
 
