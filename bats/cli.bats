@@ -31,3 +31,15 @@ teardown_file() { remove_all; }
   [ -s "$d/sdme.1" ] && [ -s "$d/sdme-start.1" ] && [ -s "$d/sdme-config-set.1" ] && [ -s "$d/sdme-fs-import.1" ]
   grep -q 'sdme-fs-import(1)' "$d/sdme-fs.1"
 }
+
+@test "an unknown command of a group is a usage error" {
+  for g in fs config; do
+    run --separate-stderr sdme $g frobnicate
+    assert_failure 2
+    [[ "$stderr" == *"unknown command \"frobnicate\" for 'sdme $g'"*"see 'sdme $g --help'"* ]]
+  done
+  # bare, a group prints its help and fails: it did nothing
+  run --separate-stderr sdme fs
+  assert_failure 2
+  assert_output --partial "Available Commands:"
+}

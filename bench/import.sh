@@ -10,6 +10,7 @@
 # Every target is on the same filesystem; page caches are warm for all, and
 # dirty pages of the previous step are written out before each timing.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-3}
 /src/bats/fixtures/make.sh
 . /var/tmp/sdme-fixtures/env
@@ -18,10 +19,6 @@ W=/var/lib/sdme-bench
 rm -rf "$W"; mkdir -p "$W"
 trap 'rm -rf "$W"; for r in $(ls /var/lib/sdme/fs); do sdme fs rm "$r" >/dev/null 2>&1 || true; done' EXIT
 
-now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END{printf "%.3f", a[int((NR+1)/2)]}'; }
-# time_of CMD...: seconds CMD took
-time_of() { local t0 t1 err; sync; t0=$(now); err=$("$@" 2>&1 >/dev/null) || { echo "# failed: $*: $err" >&2; return 1; }; t1=$(now); echo "$t1 - $t0" | bc; }
 sdme_import() { sdme fs import -q -f "$1" "$2"; }
 cp_a() { rm -rf "$W/cp"; cp -a "$SRC" "$W/cp"; }
 tar_x() { rm -rf "$W/tar"; mkdir "$W/tar"; tar -C "$W/tar" --numeric-owner --xattrs --xattrs-include='*' -I "$1" -xf "$2"; }
@@ -59,8 +56,8 @@ done
 machinectl remove bench-imp >/dev/null 2>&1 || true
 
 m() { printf '%s\n' ${t[$1]} | median; }
-ratio() { awk -v a="$(m "$1")" -v b="$(m "$2")" 'BEGIN{printf "%.2fx", a/b}'; }
-line() { printf '%-44s %8s s\n' "$1" "$(m "$2")"; }
+ratio() { ratio_of "$(m "$1")" "$(m "$2")"; }
+line() { printf '%-44s %10s\n' "$1" "$(seconds "$(m "$2")")"; }
 echo "runs: $RUNS (medians), rootfs $(du -sh "$SRC" | cut -f1) in $(find "$SRC" | wc -l) entries"
 line "sdme fs import DIR" sdme-dir
 line "cp -a" cp

@@ -9,11 +9,9 @@
 #               --notify-ready=yes on the same overlay tree, until ready:
 #               the floor sdme's start is compared with.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 RUNS=${RUNS:-11}
 D=/var/lib/sdme
-now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END{printf "%.4f", a[int((NR+1)/2)]}'; }
-ms() { awk -v s="$1" 'BEGIN{printf "%.1f ms", s*1000}'; }
 
 create=() createspec=() start=() raw=()
 spec=()
@@ -24,25 +22,21 @@ done
 spec+=(--memory 1G --cpus 1.5 --cpu-weight 200 --tasks-max 4096)
 for i in $(seq "$RUNS"); do
   n=bench$i
-  t0=$(now); sdme create "$n" >/dev/null 2>&1; t1=$(now)
-  create+=("$(echo "$t1 - $t0" | bc)")
-  t0=$(now); sdme create "spec$n" "${spec[@]}" >/dev/null 2>&1; t1=$(now)
-  createspec+=("$(echo "$t1 - $t0" | bc)")
-  sdme rm "spec$n" >/dev/null 2>&1
+  create+=("$(time_of sdme create "$n")")
+  createspec+=("$(time_of sdme create "spec$n" "${spec[@]}")")
+  sdme rm "spec$n" >/dev/null 2>&1 || true
+  failed "${create[-1]}" >/dev/null && continue # nothing to start
 
   # raw nspawn on this container's own layers, as the unit would run it
   m=$D/containers/$n/merged
   mount -t overlay overlay -o "lowerdir=/,upperdir=$D/containers/$n/upper,workdir=$D/containers/$n/work" "$m"
-  t0=$(now)
-  systemd-run -q --unit="raw-$n" -p Type=notify -p Delegate=yes -p KillMode=mixed -p Slice=machine.slice \
-    systemd-nspawn --quiet --keep-unit --boot --notify-ready=yes --machine="$n" --directory="$m" >/dev/null
-  t1=$(now)
-  raw+=("$(echo "$t1 - $t0" | bc)")
+  raw+=("$(time_of systemd-run -q --unit="raw-$n" -p Type=notify -p Delegate=yes -p KillMode=mixed -p Slice=machine.slice \
+    systemd-nspawn --quiet --keep-unit --boot --notify-ready=yes --machine="$n" --directory="$m")")
   [ "$(systemctl -M "$n" is-system-running)" = running ] || echo "# raw $n: not running" >&2
-  systemctl stop "raw-$n"; umount "$m" 2>/dev/null || true
+  systemctl stop "raw-$n" 2>/dev/null || true
+  umount "$m" 2>/dev/null || true
 
-  t0=$(now); sdme start "$n" >/dev/null 2>&1; t1=$(now)
-  start+=("$(echo "$t1 - $t0" | bc)")
+  start+=("$(time_of sdme start "$n")")
   [ "$(systemctl -M "$n" is-system-running)" = running ] || echo "# sdme $n: not running" >&2
   sdme rm -f "$n" >/dev/null 2>&1
 done
@@ -56,4 +50,4 @@ echo "sdme create (host clone):            $(ms "$c")   target < 30 ms"
 echo "  with 5 binds, 5 env values, limits: $(ms "$cs")   target < 30 ms"
 echo "sdme start until running:            $(ms "$s")"
 echo "raw nspawn via systemd-run, running: $(ms "$r")"
-echo "start ratio sdme/raw:                $(awk -v s="$s" -v r="$r" 'BEGIN{printf "%.2fx", s/r}')   target <= 1.15x"
+echo "start ratio sdme/raw:                $(ratio_of "$s" "$r")   target <= 1.15x"

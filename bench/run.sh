@@ -12,6 +12,9 @@ ROOT=/var/tmp/sdme-bench/root
 trap '"$TH" stop >/dev/null 2>&1 || true' EXIT
 "$TH" unpack "$ROOT"
 "$TH" boot "$ROOT"
-"$TH" run --setenv=RUNS="${1:-11}" /src/bench/inside.sh
-"$TH" run --setenv=RUNS="${2:-3}" /src/bench/import.sh
-"$TH" run /src/bench/varlink.sh
+# A benchmark that fails does not keep the others from running.
+rc=0
+"$TH" run --setenv=RUNS="${1:-11}" /src/bench/inside.sh || rc=$?
+"$TH" run --setenv=RUNS="${2:-3}" /src/bench/import.sh || rc=$?
+"$TH" run /src/bench/varlink.sh || rc=$?
+exit "$rc"

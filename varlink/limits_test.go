@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sdme/sdme/internal/testroot"
 )
 
 func TestAdmissionKeepsRoomForRoot(t *testing.T) {
@@ -51,9 +53,7 @@ func TestAdmissionKeepsRoomForRoot(t *testing.T) {
 // syscall.Setresuid would change every thread of the test.
 func dialAs(t *testing.T, addr string, uid int) net.Conn {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("connecting as another user needs root")
-	}
+	testroot.Require(t) // to connect as another user
 	keep := ^uintptr(0) // (uid_t)-1: leave the real and saved uid (root) alone
 	runtime.LockOSThread()
 	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, keep, uintptr(uid), keep); e != 0 {

@@ -2,10 +2,11 @@
 // with signals wired to its context, and turning the engine's errors into
 // messages and exit codes, in one place.
 //
-// Exit status: 0 success; 1 an error; 2 a usage error (a bad flag, a
-// missing argument, an invalid name or value, a name prefix that matches
-// more than one object). Commands that run something in a container
-// (exec, join) exit with that command's status instead.
+// Exit status: 0 success; 1 an error; 2 a usage error (an unknown command
+// or flag, a missing argument, an invalid name or value, a name prefix
+// that matches more than one object), which is one by its type,
+// UsageError, never by its text. Commands that run something in a
+// container (exec, join) exit with that command's status instead.
 package cli
 
 import (
@@ -75,9 +76,6 @@ func Run(root *cobra.Command, args []string, stderr io.Writer) int {
 	if err != nil {
 		var st ExitStatus
 		if !errors.As(err, &st) {
-			if isCobraUsage(err) {
-				err = UsageError{err}
-			}
 			fmt.Fprintf(stderr, "%s: %s\n", root.Name(), message(err))
 		}
 	}
@@ -132,20 +130,48 @@ func hint(e *errdefs.Error) string {
 	return ""
 }
 
-// isCobraUsage recognises the errors cobra itself makes for unknown
-// commands and wrong argument counts, which are not typed, by how they
-// begin: an engine error may say "accepts" anywhere else.
-func isCobraUsage(err error) bool {
-	var ue UsageError
-	if errors.As(err, &ue) {
-		return false
-	}
-	for _, p := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand", "if any flags in the group"} {
-		if strings.HasPrefix(err.Error(), p) {
-			return true
+// RangeArgs is a cobra.PositionalArgs that fails with a UsageError saying
+// msg unless there are min to max arguments (max < 0: no limit). cobra's
+// own validators return untyped errors, which would exit 1.
+func RangeArgs(min, max int, msg string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < min || max >= 0 && len(args) > max {
+			return Usagef("%s (see '%s --help')", msg, cmd.CommandPath())
 		}
+		return nil
 	}
-	return false
+}
+
+// MaxArgs fails with a UsageError saying msg past n arguments.
+func MaxArgs(n int, msg string) cobra.PositionalArgs { return RangeArgs(0, n, msg) }
+
+// MinArgs fails with a UsageError saying msg under n arguments.
+func MinArgs(n int, msg string) cobra.PositionalArgs { return RangeArgs(n, -1, msg) }
+
+// Group makes cmd, a command that only holds others, refuse a command it
+// does not have with a UsageError: cobra would print the help and exit 0,
+// which a script takes for success. Run bare, it prints its help and
+// fails too, as podman's groups do: nothing was done.
+func Group(cmd *cobra.Command) *cobra.Command {
+	cmd.Args = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		hint := ""
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			hint = fmt.Sprintf("; did you mean '%s'?", strings.Join(s, "' or '"))
+		}
+		return Usagef("unknown command %q for '%s'%s (see '%s --help')", args[0], c.CommandPath(), hint, c.CommandPath())
+	}
+	cmd.RunE = func(c *cobra.Command, _ []string) error {
+		if err := c.Help(); err != nil {
+			return err
+		}
+		return Usagef("'%s' needs a command", c.CommandPath())
+	}
+	// cobra's default, 0, suggests nothing for a typo such as "lss".
+	cmd.SuggestionsMinimumDistance = 2
+	return cmd
 }
 
 // Batch applies fn to each name in turn, going on after a failure. It

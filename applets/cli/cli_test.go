@@ -37,16 +37,22 @@ func TestCode(t *testing.T) {
 }
 
 func TestRunUsageErrors(t *testing.T) {
-	root := &cobra.Command{Use: "x"}
-	root.AddCommand(&cobra.Command{Use: "sub", Args: cobra.ExactArgs(1), RunE: func(*cobra.Command, []string) error { return nil }})
-	root.AddCommand(&cobra.Command{Use: "big", RunE: func(*cobra.Command, []string) error {
+	root := Group(&cobra.Command{Use: "x"})
+	root.AddCommand(&cobra.Command{Use: "sub", Args: RangeArgs(1, 1, "sub needs one NAME"), RunE: func(*cobra.Command, []string) error { return nil }})
+	root.AddCommand(&cobra.Command{Use: "big", Args: MaxArgs(0, "big takes no arguments"), RunE: func(*cobra.Command, []string) error {
 		return fmt.Errorf("image x: a manifest larger than the 4.0 MiB sdme accepts (5 GiB): %w", errdefs.ErrUnsupported)
 	}})
-	var stderr bytes.Buffer
-	if got := Run(root, []string{"big"}, &stderr); got != 1 {
-		t.Errorf("an engine error that says 'accepts': status %d, want 1 (stderr %q)", got, stderr.String())
+	// Errors are usage errors by type, not by their text.
+	root.AddCommand(&cobra.Command{Use: "lookalike", Args: MaxArgs(0, "lookalike takes no arguments"), RunE: func(*cobra.Command, []string) error {
+		return errors.New("unknown command in the guest's log")
+	}})
+	for _, args := range [][]string{{"big"}, {"lookalike"}} {
+		var stderr bytes.Buffer
+		if got := Run(root, args, &stderr); got != 1 {
+			t.Errorf("Run(%v) = %d, want 1 (stderr %q)", args, got, stderr.String())
+		}
 	}
-	for _, args := range [][]string{{"nope"}, {"sub"}, {"sub", "--bad"}} {
+	for _, args := range [][]string{{"nope"}, {"sub"}, {"sub", "a", "b"}, {"sub", "--bad"}, {"big", "extra"}, {}} {
 		var stderr bytes.Buffer
 		if got := Run(root, args, &stderr); got != 2 {
 			t.Errorf("Run(%v) = %d, want 2 (stderr %q)", args, got, stderr.String())

@@ -11,12 +11,12 @@ import (
 )
 
 func (a *app) configCmd() *cobra.Command {
-	cmd := &cobra.Command{
+	cmd := cli.Group(&cobra.Command{
 		Use:   "config",
 		Short: "Show and change settings",
 		Long: `Show and change sdme's settings, kept in ~/.config/sdme/sdmerc (TOML).
 Under sudo, $SUDO_USER's file is used when it exists.`,
-	}
+	})
 	var asJSON bool
 	get := &cobra.Command{
 		Use:   "get [KEY]",
@@ -25,7 +25,7 @@ Under sudo, $SUDO_USER's file is used when it exists.`,
 		Example: `  sdme config get
   sdme config get boot_timeout
   sdme config get --json`,
-		Args: maxArgs(1, "config get takes at most one KEY"),
+		Args: cli.MaxArgs(1, "config get takes at most one KEY"),
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return config.Keys(), cobra.ShellCompDirectiveNoFileComp
 		},
@@ -64,12 +64,7 @@ Under sudo, $SUDO_USER's file is used when it exists.`,
 		Example: `  sudo sdme config set boot_timeout 120
   sudo sdme config set host_rootfs_opaque_dirs /etc/systemd/system,/var/log
   sudo sdme config set join_as_sudo_user false`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 2 {
-				return fmt.Errorf("config set needs a KEY and a VALUE: %w", errUsage(cmd))
-			}
-			return nil
-		},
+		Args: cli.RangeArgs(2, 2, "config set needs a KEY and a VALUE"),
 		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 			if len(args) == 0 {
 				return config.Keys(), cobra.ShellCompDirectiveNoFileComp
@@ -97,9 +92,4 @@ func keyList() string {
 		s += fmt.Sprintf("  %-24s %s\n", k, config.Doc(k))
 	}
 	return s
-}
-
-// errUsage points at a command's help.
-func errUsage(cmd *cobra.Command) error {
-	return cli.Usagef("see '%s --help'", cmd.CommandPath())
 }

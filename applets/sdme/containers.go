@@ -94,7 +94,7 @@ unit, sdme@NAME.service; 'sdme set' changes them later.`,
   sudo sdme create mybox -o /etc/systemd/system,/var/log,/srv
   sudo sdme create mybox -r debian --memory 2G --cpus 0.5
   sudo sdme create mybox -r debian -b /srv/data:/data -b /var/log/app:/var/log/app:ro -e MY_VAR=hello`,
-		Args: maxArgs(1, "create takes at most one NAME"),
+		Args: cli.MaxArgs(1, "create takes at most one NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := ""
 			if len(args) == 1 {
@@ -120,24 +120,6 @@ unit, sdme@NAME.service; 'sdme set' changes them later.`,
 	return cmd
 }
 
-func maxArgs(n int, msg string) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) > n {
-			return cli.Usagef("%s (see '%s --help')", msg, cmd.CommandPath())
-		}
-		return nil
-	}
-}
-
-func minArgs(n int, msg string) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) < n {
-			return cli.Usagef("%s (see '%s --help')", msg, cmd.CommandPath())
-		}
-		return nil
-	}
-}
-
 func (a *app) startCmd() *cobra.Command {
 	var timeout cli.Duration
 	cmd := &cobra.Command{
@@ -147,7 +129,7 @@ func (a *app) startCmd() *cobra.Command {
 be a unique prefix. If a container does not boot within the timeout, or
 exits while booting, it is stopped and the last lines of its log are shown.`,
 		Example:           "  sudo sdme start mybox\n  sudo sdme start -t 120 web db",
-		Args:              minArgs(1, "start needs at least one NAME"),
+		Args:              cli.MinArgs(1, "start needs at least one NAME"),
 		ValidArgsFunction: a.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.batch(cmd, args, "starting", "started", func(ctx context.Context, name string) error {
@@ -168,20 +150,23 @@ type stopFlags struct {
 func (f *stopFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.term, "term", false, "terminate through machined instead of halting the guest")
 	cmd.Flags().BoolVar(&f.kill, "kill", false, "kill every process of the container with SIGKILL")
-	cmd.MarkFlagsMutuallyExclusive("term", "kill")
 	timeoutFlag(cmd, &f.timeout, "how long to wait for the container to stop (default 90s, 30s with --term, 15s with --kill)")
 }
 
 // mode returns the stop mode and timeout (0: the mode's default).
-func (f *stopFlags) mode() (containers.StopMode, time.Duration) {
+func (f *stopFlags) mode() (containers.StopMode, time.Duration, error) {
 	mode := containers.StopGraceful
 	switch {
+	case f.term && f.kill:
+		// Checked here rather than with cobra's MarkFlagsMutuallyExclusive,
+		// whose error is untyped and would exit 1.
+		return mode, 0, cli.Usagef("--term and --kill contradict each other")
 	case f.term:
 		mode = containers.StopTerminate
 	case f.kill:
 		mode = containers.StopKill
 	}
-	return mode, time.Duration(f.timeout)
+	return mode, time.Duration(f.timeout), nil
 }
 
 func (a *app) stopCmd() *cobra.Command {
@@ -195,10 +180,13 @@ systemd-nspawn on SIGTERM. --term asks machined to terminate the machine;
 --kill sends SIGKILL to all of its processes. Stopping a stopped container
 does nothing.`,
 		Example:           "  sudo sdme stop mybox\n  sudo sdme stop --kill web db",
-		Args:              minArgs(1, "stop needs at least one NAME"),
+		Args:              cli.MinArgs(1, "stop needs at least one NAME"),
 		ValidArgsFunction: a.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mode, t := f.mode()
+			mode, t, err := f.mode()
+			if err != nil {
+				return err
+			}
 			return a.batch(cmd, args, "stopping", "stopped", func(ctx context.Context, name string) error {
 				return a.engine.Stop(ctx, name, mode, t)
 			})
@@ -215,10 +203,13 @@ func (a *app) restartCmd() *cobra.Command {
 		Use:               "restart NAME...",
 		Short:             "Stop and start containers again",
 		Example:           "  sudo sdme restart mybox",
-		Args:              minArgs(1, "restart needs at least one NAME"),
+		Args:              cli.MinArgs(1, "restart needs at least one NAME"),
 		ValidArgsFunction: a.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mode, t := f.mode()
+			mode, t, err := f.mode()
+			if err != nil {
+				return err
+			}
 			return a.batch(cmd, args, "restarting", "restarted", func(ctx context.Context, name string) error {
 				return a.engine.Restart(ctx, name, mode, t, time.Duration(boot))
 			})
@@ -238,7 +229,7 @@ func (a *app) rmCmd() *cobra.Command {
 stopped first, cleanly; with -f it is killed. rm also cleans up a container
 whose creation was interrupted.`,
 		Example:           "  sudo sdme rm mybox\n  sudo sdme rm -f web db",
-		Args:              minArgs(1, "rm needs at least one NAME"),
+		Args:              cli.MinArgs(1, "rm needs at least one NAME"),
 		ValidArgsFunction: a.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.batch(cmd, args, "removing", "removed", func(ctx context.Context, name string) error {
@@ -260,7 +251,7 @@ func (a *app) enableCmd(on bool) *cobra.Command {
 		Short:             short,
 		Long:              short + ", with machines.target. This does not start or stop them now.",
 		Example:           "  sudo sdme " + verb + " mybox",
-		Args:              minArgs(1, verb+" needs at least one NAME"),
+		Args:              cli.MinArgs(1, verb+" needs at least one NAME"),
 		ValidArgsFunction: a.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.batch(cmd, args, doing, past, func(ctx context.Context, name string) error {
@@ -280,7 +271,7 @@ func (a *app) psCmd() *cobra.Command {
 		Short:   "List containers",
 		Long:    "List all containers with their state. --json prints the same fields as a JSON array.",
 		Example: "  sudo sdme ps\n  sudo sdme ps --json | jq -r '.[].name'",
-		Args:    maxArgs(0, "ps takes no arguments"),
+		Args:    cli.MaxArgs(0, "ps takes no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := a.load(); err != nil {
 				return err
@@ -330,7 +321,7 @@ On a host clone the default user is $SUDO_USER when join_as_sudo_user is
 set and that user exists in the container; otherwise root.
 sdme exits with the session's exit status.`,
 		Example:           "  sudo sdme join mybox\n  sudo sdme join mybox /bin/bash -l\n  echo hostname | sudo sdme join mybox",
-		Args:              minArgs(1, "join needs a NAME"),
+		Args:              cli.MinArgs(1, "join needs a NAME"),
 		ValidArgsFunction: a.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, err := a.resolve(args[0])
@@ -378,7 +369,7 @@ func (a *app) execCmd() *cobra.Command {
 stdin, stdout and stderr piped through. sdme exits with COMMAND's status.
 There is no login session: no profile is read.`,
 		Example:           "  sudo sdme exec mybox cat /etc/os-release\n  sudo sdme exec mybox -- ls -la /\n  tar c dir | sudo sdme exec mybox -- tar x -C /srv",
-		Args:              minArgs(2, "exec needs a NAME and a COMMAND"),
+		Args:              cli.MinArgs(2, "exec needs a NAME and a COMMAND"),
 		ValidArgsFunction: a.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, err := a.resolve(args[0])
@@ -413,7 +404,7 @@ func (a *app) logsCmd() *cobra.Command {
 		Long: `Show the journal of the container's unit: systemd-nspawn's messages and the
 guest's console, from boot to shutdown. Works on stopped containers too.`,
 		Example:           "  sudo sdme logs mybox\n  sudo sdme logs mybox -f\n  sudo sdme logs mybox -n 50",
-		Args:              cobra.ExactArgs(1),
+		Args:              cli.RangeArgs(1, 1, "logs needs one NAME"),
 		ValidArgsFunction: a.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, err := a.resolve(args[0])

@@ -14,14 +14,13 @@ import (
 )
 
 func (a *app) fsCmd() *cobra.Command {
-	cmd := &cobra.Command{
+	cmd := cli.Group(&cobra.Command{
 		Use:   "fs",
 		Short: "Manage imported root filesystems",
 		Long: `Root filesystems are the read-only lower layers containers are made of
 (sdme new -r NAME). Import them from other distributions' images, disk
 images, tarballs or directories.`,
-		Args: cobra.NoArgs,
-	}
+	})
 	cmd.AddCommand(sdmeimport.Command("import", a.stdout, a.stderr), a.fsLsCmd(), a.fsRmCmd())
 	return cmd
 }
@@ -42,7 +41,7 @@ func (a *app) fsLsCmd() *cobra.Command {
 		Short:   "List imported root filesystems",
 		Long:    "List the imported root filesystems. --json prints the same fields as a JSON array, with the containers built on each.",
 		Example: "  sudo sdme fs ls\n  sudo sdme fs ls --json | jq -r '.[].name'",
-		Args:    maxArgs(0, "fs ls takes no arguments"),
+		Args:    cli.MaxArgs(0, "fs ls takes no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := a.store()
 			if err != nil {
@@ -83,7 +82,7 @@ func (a *app) fsRmCmd() *cobra.Command {
 		Short:             "Remove imported root filesystems",
 		Long:              "Remove root filesystems. A rootfs that a container is built on is kept; remove the container first.",
 		Example:           "  sudo sdme fs rm ubuntu",
-		Args:              minArgs(1, "name the rootfs to remove"),
+		Args:              cli.MinArgs(1, "name the rootfs to remove"),
 		ValidArgsFunction: a.completeRootfs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := a.store()

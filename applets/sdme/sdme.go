@@ -69,7 +69,7 @@ func (a *app) note(format string, args ...any) {
 // Command builds the sdme command tree.
 func Command(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
-	root := &cobra.Command{
+	root := cli.Group(&cobra.Command{
 		Use:   "sdme",
 		Short: "Lightweight systemd-nspawn containers with overlayfs",
 		Long: `sdme manages containers that boot a full systemd, each an ordinary systemd
@@ -90,7 +90,7 @@ sdme needs root: run it with sudo.`,
 				a.eng.Close()
 			}
 		},
-	}
+	})
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -112,6 +112,14 @@ sdme needs root: run it with sudo.`,
 	}
 	root.SetHelpCommandGroupID("other")
 	root.SetCompletionCommandGroupID("other")
+	// cobra adds its completion command only when it runs, with validators
+	// whose errors are untyped: add it now and give it ours.
+	root.InitDefaultCompletionCmd()
+	completion, _, _ := root.Find([]string{"completion"})
+	cli.Group(completion)
+	for _, c := range completion.Commands() {
+		c.Args = cli.MaxArgs(0, "completion "+c.Name()+" takes no arguments")
+	}
 	return root
 }
 

@@ -19,12 +19,7 @@ On a running container they also apply at once, as with
 'systemctl set-property --runtime'.`,
 		Example: `  sudo sdme set mybox --memory 4G --cpus 2
   sudo sdme set mybox --memory none`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return cli.Usagef("set takes one NAME (see '%s --help')", cmd.CommandPath())
-			}
-			return nil
-		},
+		Args:              cli.RangeArgs(1, 1, "set takes one NAME"),
 		ValidArgsFunction: a.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			u, err := f.update(cmd)

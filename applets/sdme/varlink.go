@@ -3,6 +3,7 @@ package sdme
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/sdme/sdme/applets/cli"
 	"github.com/sdme/sdme/varlink"
 )
 
@@ -19,7 +20,7 @@ use another socket path with --address. Talk to it with varlinkctl:
 
   varlinkctl introspect ` + varlink.DefaultAddress + `
   varlinkctl call --more ` + varlink.DefaultAddress + ` io.sdme.List '{}'`,
-		Args: maxArgs(0, "varlink takes no arguments"),
+		Args: cli.MaxArgs(0, "varlink takes no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Version = version
 			return varlink.Serve(cmd.Context(), opts)

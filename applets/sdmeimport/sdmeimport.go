@@ -59,7 +59,7 @@ archive suffixes. The import is built aside and appears only when complete.`,
 		Example: `  sudo sdme fs import debian docker.io/debian:12
   sudo sdme fs import --name ubuntu /tmp/noble
   sudo sdme fs import sid https://cloud.debian.org/.../debian-sid-generic-amd64.qcow2`,
-		Args: cobra.RangeArgs(1, 2),
+		Args: cli.RangeArgs(1, 2, "import needs a SOURCE, and takes a NAME before it"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return run(cmd, f, args, stdout, stderr)
 		},

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/internal/testroot"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,7 +28,7 @@ var capNetRaw = string([]byte{
 })
 
 func TestRoundTrip(t *testing.T) {
-	needRoot(t)
+	testroot.Require(t)
 	target := t.TempDir()
 	atime := time.Unix(1600000000, 987654321)
 	mtime := time.Unix(1650000000, 111222333)
@@ -154,7 +155,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestApplyTwiceIsStable(t *testing.T) {
-	needRoot(t)
+	testroot.Require(t)
 	target := t.TempDir()
 	ents := []ent{dir("a"), file("a/f", "x"), symlink("a/l", "f"), hardlink("a/h", "a/f")}
 	for i := range 2 {
@@ -169,7 +170,7 @@ func TestApplyTwiceIsStable(t *testing.T) {
 }
 
 func TestReplace(t *testing.T) {
-	needRoot(t)
+	testroot.Require(t)
 	tests := []struct {
 		name  string
 		lower []ent
@@ -231,7 +232,7 @@ func TestReplace(t *testing.T) {
 }
 
 func TestWhiteouts(t *testing.T) {
-	needRoot(t)
+	testroot.Require(t)
 	target := t.TempDir()
 	lower := []ent{
 		dir("a"), file("a/gone", "x"), file("a/kept", "x"),
@@ -390,7 +391,7 @@ func escapeTests(tmpName string) []escapeTest {
 // TestEscapes applies each hostile archive into parent/target and checks
 // that nothing under parent outside target changed, nor in /tmp.
 func TestEscapes(t *testing.T) {
-	needRoot(t)
+	testroot.Require(t)
 	tmpName := filepath.Join(os.TempDir(), "sdme-archive-escape-test")
 	os.Remove(tmpName)
 	defer os.Remove(tmpName)
@@ -419,7 +420,7 @@ func TestEscapes(t *testing.T) {
 }
 
 func TestHardLinkMissingTarget(t *testing.T) {
-	needRoot(t)
+	testroot.Require(t)
 	err := apply(t, t.TempDir(), Options{}, hardlink("usr/bin/h", "usr/bin/missing"))
 	if !errors.Is(err, errdefs.ErrCorrupt) || !strings.Contains(err.Error(), `"usr/bin/h"`) || !strings.Contains(err.Error(), `"usr/bin/missing"`) {
 		t.Fatalf("got %v, want ErrCorrupt naming both paths", err)
@@ -427,7 +428,7 @@ func TestHardLinkMissingTarget(t *testing.T) {
 }
 
 func TestCorruptStream(t *testing.T) {
-	needRoot(t)
+	testroot.Require(t)
 	whole := tarball(t, dir("a"), file("a/big", strings.Repeat("x", 10000)), file("b", "y"))
 	big := bytes.Index(whole, []byte("xxxx"))
 	badsum := bytes.Clone(whole)
@@ -449,10 +450,10 @@ func TestCorruptStream(t *testing.T) {
 }
 
 func TestENOSPC(t *testing.T) {
-	needRoot(t)
+	testroot.Require(t)
 	target := t.TempDir()
 	if err := unix.Mount("tmpfs", target, "tmpfs", 0, "size=64k"); err != nil {
-		t.Skipf("mount tmpfs: %v", err)
+		testroot.Missing(t, "mount tmpfs: %v", err)
 	}
 	defer unix.Unmount(target, unix.MNT_DETACH)
 	big := bytes.Repeat([]byte("not zeros"), 100000)
@@ -475,7 +476,7 @@ func TestCancel(t *testing.T) {
 }
 
 func TestHoles(t *testing.T) {
-	needRoot(t)
+	testroot.Require(t)
 	target := t.TempDir()
 	body := strings.Repeat("\x00", 8<<20) + "end" + strings.Repeat("\x00", 2<<20)
 	if err := apply(t, target, Options{}, file("sparse", body)); err != nil {
@@ -493,7 +494,7 @@ func TestHoles(t *testing.T) {
 const gnuSparse = "H4sICC6FCmsCA3MudGFyAO3QzQmAMAyG4YzSEdoadRAnEPQqYnV/aw/+gjcV5H0gpARC6Bf6egitPMpGhWrq0am7WJk4zb2WpdVl7gr1KqaSF0xhrAdj5DN2s0skvf0psZTUNs8Ou3cH1oWL5fejAAAAAACAP2u7hhAAAAAAAAAA4IdmPEAn9gAoAAA="
 
 func TestGNUSparse(t *testing.T) {
-	needRoot(t)
+	testroot.Require(t)
 	target := t.TempDir()
 	gz, _ := base64.StdEncoding.DecodeString(gnuSparse)
 	r, c, err := Decompress(bytes.NewReader(gz))

@@ -10,6 +10,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/internal/testroot"
 	"github.com/ulikunitz/xz"
 )
 
@@ -107,7 +108,7 @@ func TestDecompressCorrupt(t *testing.T) {
 }
 
 func TestApplyCorruptCompressed(t *testing.T) {
-	needRoot(t)
+	testroot.Require(t)
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	zw.Write(tarball(t, file("a", "x"), file("b", string(bytes.Repeat([]byte("y"), 100000)))))

@@ -11,13 +11,15 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sdme/sdme/internal/testroot"
 )
 
 // FuzzApply applies arbitrary bytes into parent/target and checks that
 // nothing outside target changed. The corpus starts from the hostile
 // archives of TestEscapes and a tree of every kind of entry.
 func FuzzApply(f *testing.F) {
-	needRoot(f)
+	testroot.Require(f)
 	tmpName := filepath.Join(os.TempDir(), "sdme-archive-fuzz")
 	for _, tt := range escapeTests(tmpName) {
 		// The absolute paths of the sandbox change from run to run;

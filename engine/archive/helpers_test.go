@@ -73,12 +73,6 @@ func apply(t testing.TB, dir string, opts Options, ents ...ent) error {
 	return Apply(context.Background(), dir, bytes.NewReader(tarball(t, ents...)), opts)
 }
 
-func needRoot(t testing.TB) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: owners, devices and trusted.* xattrs")
-	}
-}
-
 // sandbox makes parent/target, where archives go, and parent/sentinel,
 // which must never change, holding a file, a directory and a symlink.
 func sandbox(t testing.TB) (parent, target string) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/internal/testroot"
 	"github.com/ulikunitz/xz"
 )
 
@@ -191,7 +192,7 @@ func TestZstdWindowOverTheLimit(t *testing.T) {
 // in a second stream) fails Apply with the refusal, not as a corrupt
 // archive.
 func TestApplyReportsTheRefusedWindow(t *testing.T) {
-	needRoot(t)
+	testroot.Require(t)
 	tar := tarball(t, file("a", strings.Repeat("x", 2000)), file("b", "y"))
 	stream := append(xzStream(t, tar[:1024], nil), withDictCode(t, xzStream(t, tar[1024:], nil), 40)...)
 	r, _, err := Decompress(bytes.NewReader(stream))

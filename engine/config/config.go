@@ -180,7 +180,7 @@ func (c *Config) Set(name, value string) error {
 		return err
 	}
 	if err := k.set(c, value); err != nil {
-		return fmt.Errorf("config key %s: %v: %w", name, err, errdefs.ErrInvalidArgument)
+		return fmt.Errorf("config key %s: %w: %w", name, err, errdefs.ErrInvalidArgument)
 	}
 	return nil
 }
@@ -221,7 +221,7 @@ func CheckOpaqueDirs(dirs []string) ([]string, error) {
 			continue
 		}
 		if err := checkOpaqueDir(d); err != nil {
-			return nil, fmt.Errorf("opaque directory %q %s: %w", d, err, errdefs.ErrInvalidArgument)
+			return nil, fmt.Errorf("opaque directory %q %w: %w", d, err, errdefs.ErrInvalidArgument)
 		}
 		d = filepath.Clean(d)
 		if !seen[d] {
@@ -286,7 +286,7 @@ func Load(path string) (Config, error) {
 	}
 	md, err := toml.Decode(string(data), &c)
 	if err != nil {
-		return c, fmt.Errorf("config file %s: %v: %w", path, err, errdefs.ErrInvalidArgument)
+		return c, fmt.Errorf("config file %s: %w: %w", path, err, errdefs.ErrInvalidArgument)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		return c, fmt.Errorf("config file %s: unknown key %q: %w", path, und[0].String(), errdefs.ErrInvalidArgument)

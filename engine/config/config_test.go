@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/BurntSushi/toml"
+
 	"github.com/sdme/sdme/engine/errdefs"
 )
 
@@ -99,6 +101,22 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 		if _, err := Load(p); err == nil || !strings.Contains(err.Error(), p) {
 			t.Errorf("Load(%q) = %v, want an error naming the file", body, err)
 		}
+	}
+}
+
+// A malformed file is an invalid argument, and its cause stays reachable.
+func TestLoadKeepsTheCause(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "sdmerc")
+	os.WriteFile(p, []byte("[[["), 0o644)
+	_, err := Load(p)
+	var pe toml.ParseError
+	if !errors.As(err, &pe) || !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("Load = %v, want a toml.ParseError and ErrInvalidArgument", err)
+	}
+	var c Config
+	err = c.Set("default_base_fs", "Bad")
+	if !errors.Is(err, errdefs.ErrInvalidName) {
+		t.Errorf("Set(default_base_fs, Bad) = %v, want ErrInvalidName", err)
 	}
 }
 

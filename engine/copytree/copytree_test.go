@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sdme/sdme/internal/testroot"
 )
 
 // capNetRaw is a security.capability value (VFS_CAP_REVISION_2, effective)
@@ -24,12 +26,6 @@ var capNetRaw = []byte{
 	0x01, 0x00, 0x00, 0x02,
 	0x00, 0x20, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-}
-
-func needRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: owners, devices and trusted.* xattrs")
-	}
 }
 
 // makeTree fills dir with every kind of file a root filesystem holds, and
@@ -202,7 +198,7 @@ func xattrs(t *testing.T, path string) string {
 }
 
 func TestCopy(t *testing.T) {
-	needRoot(t)
+	testroot.Require(t)
 	src, dst := t.TempDir(), t.TempDir()
 	rels, size := makeTree(t, src)
 	before := stats(t, src, rels)
@@ -231,7 +227,7 @@ func TestCopy(t *testing.T) {
 }
 
 func TestCopyNotEmpty(t *testing.T) {
-	needRoot(t)
+	testroot.Require(t)
 	src, dst := t.TempDir(), t.TempDir()
 	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
 	os.WriteFile(filepath.Join(dst, "f"), []byte("y"), 0o644)
@@ -242,10 +238,10 @@ func TestCopyNotEmpty(t *testing.T) {
 }
 
 func TestCopyENOSPC(t *testing.T) {
-	needRoot(t)
+	testroot.Require(t)
 	src, dst := t.TempDir(), t.TempDir()
 	if err := unix.Mount("tmpfs", dst, "tmpfs", 0, "size=64k"); err != nil {
-		t.Skipf("mount tmpfs: %v", err)
+		testroot.Missing(t, "mount tmpfs: %v", err)
 	}
 	defer unix.Unmount(dst, unix.MNT_DETACH)
 	os.WriteFile(filepath.Join(src, "big"), bytes.Repeat([]byte("x"), 1<<20), 0o644)

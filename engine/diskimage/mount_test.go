@@ -17,26 +17,25 @@ import (
 	"time"
 
 	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/internal/testroot"
 
 	"github.com/sdme/sdme/engine/mountinfo"
 	"github.com/sdme/sdme/engine/rootonly"
 )
 
 // need skips the test unless it runs as root with loop devices and the
-// programs, and returns the programs' paths.
+// programs (which .ci/run installs), and returns the programs' paths.
 func need(t *testing.T, programs ...string) map[string]string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
+	testroot.Require(t)
 	if !exists("/dev/loop-control") {
-		t.Skip("no /dev/loop-control")
+		testroot.Missing(t, "no /dev/loop-control")
 	}
 	paths := map[string]string{}
 	for _, p := range programs {
 		path, err := exec.LookPath(p)
 		if err != nil {
-			t.Skipf("%s not installed", p)
+			testroot.Missing(t, "%s not installed", p)
 		}
 		paths[p] = path
 	}
@@ -152,6 +151,8 @@ func expectedVia(t *testing.T, kind string) string {
 		}
 	}
 	if _, err := exec.LookPath("qemu-storage-daemon"); err != nil || !fuseUsable() {
+		// A plain skip even under make test: this kernel has no NBD, and
+		// qemu-storage-daemon is not in every Debian's qemu-utils.
 		t.Skip("qcow2 needs NBD or qemu-storage-daemon with /dev/fuse")
 	}
 	return "fuse"
@@ -685,7 +686,7 @@ func TestMountPrivateCopy(t *testing.T) {
 	need(t, "losetup", "mount")
 	dir := makeImages(t)
 	if err := rootonly.Check(dir); err != nil {
-		t.Skipf("the temporary directory is not root's alone: %v", err)
+		testroot.Missing(t, "the temporary directory is not root's alone: %v", err)
 	}
 	users := filepath.Join(dir, "users")
 	if err := os.Mkdir(users, 0o755); err != nil {

@@ -123,7 +123,7 @@ func readEBRs(r io.ReaderAt, size, extStart, extSize int64) ([]Partition, error)
 		seen[ebr] = true
 		sector := make([]byte, 512)
 		if _, err := r.ReadAt(sector, ebr); err != nil {
-			return nil, fmt.Errorf("extended boot record at byte %d: %v: %w", ebr, err, errdefs.ErrCorrupt)
+			return nil, fmt.Errorf("extended boot record at byte %d: %w: %w", ebr, err, errdefs.ErrCorrupt)
 		}
 		if sector[510] != 0x55 || sector[511] != 0xAA {
 			return nil, fmt.Errorf("extended boot record at byte %d has no signature: %w", ebr, errdefs.ErrCorrupt)
@@ -175,7 +175,7 @@ func readGPTAt(r io.ReaderAt, size, sector, lba int64) ([]Partition, error) {
 	}
 	h := make([]byte, sector)
 	if _, err := r.ReadAt(h, lba*sector); err != nil {
-		return nil, fmt.Errorf("GPT header at LBA %d: %v: %w", lba, err, errdefs.ErrCorrupt)
+		return nil, fmt.Errorf("GPT header at LBA %d: %w: %w", lba, err, errdefs.ErrCorrupt)
 	}
 	if string(h[:8]) != "EFI PART" {
 		return nil, fmt.Errorf("no GPT header at LBA %d: %w", lba, errdefs.ErrCorrupt)
@@ -211,7 +211,7 @@ func readGPTAt(r io.ReaderAt, size, sector, lba int64) ([]Partition, error) {
 	}
 	entries := make([]byte, count*esize)
 	if _, err := r.ReadAt(entries, table*sector); err != nil {
-		return nil, fmt.Errorf("GPT entries at LBA %d: %v: %w", table, err, errdefs.ErrCorrupt)
+		return nil, fmt.Errorf("GPT entries at LBA %d: %w: %w", table, err, errdefs.ErrCorrupt)
 	}
 	if crc32.ChecksumIEEE(entries) != le.Uint32(h[88:]) {
 		return nil, fmt.Errorf("GPT entries at LBA %d: checksum mismatch: %w", table, errdefs.ErrCorrupt)

@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/internal/testroot"
 )
 
 const linuxGUID = "0fc63daf-8483-4772-8e79-3d69d8477de4"
@@ -271,7 +272,7 @@ func TestPartitionsGarbage(t *testing.T) {
 func TestPartitionsSfdisk(t *testing.T) {
 	sfdisk, err := exec.LookPath("sfdisk")
 	if err != nil {
-		t.Skip("sfdisk not installed")
+		testroot.Missing(t, "sfdisk not installed")
 	}
 	for label, script := range map[string]string{
 		"gpt": "label: gpt\nsize=4M, type=L\nsize=2M, type=S\nsize=3M, type=L\n",

@@ -9,6 +9,11 @@
 //
 //	fmt.Errorf("stop mode %q: %w", s, errdefs.ErrInvalidArgument)
 //
+// An error it comes from is wrapped with %w too, never flattened with %v,
+// so that its cause (a cancelled context, a missing file) stays reachable:
+//
+//	fmt.Errorf("download %s: %w: %w", url, err, errdefs.ErrTransfer)
+//
 // Front ends never parse messages: the CLI maps a class to an exit code and
 // the varlink service maps a class and a kind to an error name, each in one
 // place, with errors.Is and errors.As. Advice is a Hint, which each front

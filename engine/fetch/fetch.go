@@ -74,7 +74,7 @@ type Response struct {
 func Get(ctx context.Context, c *http.Client, rawURL string) (*Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return nil, fmt.Errorf("URL %q: %v: %w", rawURL, err, errdefs.ErrInvalidArgument)
+		return nil, fmt.Errorf("URL %q: %w: %w", rawURL, err, errdefs.ErrInvalidArgument)
 	}
 	req.Header.Set("User-Agent", UserAgent)
 	resp, err := c.Do(req)
@@ -86,7 +86,7 @@ func Get(ctx context.Context, c *http.Client, rawURL string) (*Response, error) 
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("download %s: %v: %w", rawURL, err, errdefs.ErrTransfer)
+		return nil, fmt.Errorf("download %s: %w: %w", rawURL, err, errdefs.ErrTransfer)
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()

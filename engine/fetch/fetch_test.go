@@ -1,8 +1,14 @@
 package fetch
 
 import (
+	"context"
+	"errors"
+	"net"
 	"net/url"
+	"syscall"
 	"testing"
+
+	"github.com/sdme/sdme/engine/errdefs"
 )
 
 func TestProxyConfig(t *testing.T) {
@@ -37,5 +43,25 @@ func TestProxyConfig(t *testing.T) {
 		if gs != c.wantProxy {
 			t.Errorf("env %v, %s: proxy %q, want %q", c.env, c.target, gs, c.wantProxy)
 		}
+	}
+}
+
+// A failed download is a transfer error, and what failed stays reachable:
+// the CLI and the varlink service see the cause, not only its text.
+func TestGetKeepsTheCause(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now: the connection is refused
+	_, err = Get(context.Background(), Client(), "http://"+addr+"/x")
+	if !errors.Is(err, syscall.ECONNREFUSED) || !errors.Is(err, errdefs.ErrTransfer) {
+		t.Errorf("Get from a closed port = %v, want ECONNREFUSED and ErrTransfer", err)
+	}
+	_, err = Get(context.Background(), Client(), "http://[::1")
+	var ue *url.Error
+	if !errors.As(err, &ue) || !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("Get of a bad URL = %v, want a *url.Error and ErrInvalidArgument", err)
 	}
 }

@@ -6,12 +6,12 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sdme/sdme/internal/testroot"
 )
 
 func TestUnpin(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("chattr +i needs root")
-	}
+	testroot.Require(t) // chattr +i
 	dir := t.TempDir()
 	sub := filepath.Join(dir, "etc")
 	file := filepath.Join(sub, "pinned")
@@ -32,7 +32,7 @@ func TestUnpin(t *testing.T) {
 	}
 	set(filepath.Join(dir, "appendonly"), appendFlag)
 	if !set(file, immutableFlag) {
-		t.Skip("this filesystem has no immutable flag")
+		testroot.Missing(t, "this filesystem has no immutable flag")
 	}
 	set(sub, immutableFlag)
 	if err := os.RemoveAll(dir); err == nil {

@@ -10,14 +10,14 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sdme/sdme/internal/testroot"
 )
 
 // TestXattrsRoundTrip copies attributes larger than the buffers Xattrs
 // starts with, from a file by descriptor and from a symlink by name.
 func TestXattrsRoundTrip(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: trusted.* xattrs")
-	}
+	testroot.Require(t) // trusted.* xattrs
 	dir := t.TempDir()
 	d, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY, 0)
 	if err != nil {

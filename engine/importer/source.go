@@ -51,7 +51,7 @@ func detect(arg string) (source, error) {
 	}
 	if strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://") {
 		if _, err := url.Parse(arg); err != nil {
-			return source{}, fmt.Errorf("URL %q: %v: %w", arg, err, errdefs.ErrInvalidArgument)
+			return source{}, fmt.Errorf("URL %q: %w: %w", arg, err, errdefs.ErrInvalidArgument)
 		}
 		return source{kindURL, arg}, nil
 	}

@@ -90,7 +90,7 @@ func (v *verifier) Close() error { return v.rc.Close() }
 // an algorithm sdme can compute: it names a blob's file, and verifies it.
 func validDigest(d digest.Digest) error {
 	if err := d.Validate(); err != nil {
-		return fmt.Errorf("digest %q: %v: %w", d, err, errdefs.ErrCorrupt)
+		return fmt.Errorf("digest %q: %w: %w", d, err, errdefs.ErrCorrupt)
 	}
 	return nil
 }

@@ -223,7 +223,7 @@ func readJSONIn(dir, name string, v any) error {
 		return err
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("%s: %v: %w", name, err, errdefs.ErrCorrupt)
+		return fmt.Errorf("%s: %w: %w", name, err, errdefs.ErrCorrupt)
 	}
 	return nil
 }

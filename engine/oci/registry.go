@@ -204,11 +204,11 @@ func registryError(err error) error {
 	case errors.Is(err, errs.ErrHTTPRateLimit):
 		return fmt.Errorf("the registry's rate limit is exceeded; log in to raise it: %w", errdefs.ErrTransfer)
 	case errors.Is(err, errs.ErrSizeLimitExceeded): // a manifest over the limit client sets
-		return fmt.Errorf("a manifest larger than the %s sdme accepts (%v): %w", progress.HumanBytes(maxMetadata), err, errdefs.ErrUnsupported)
+		return fmt.Errorf("a manifest larger than the %s sdme accepts (%w): %w", progress.HumanBytes(maxMetadata), err, errdefs.ErrUnsupported)
 	}
 	var certErr *tls.CertificateVerificationError
 	if errors.As(err, &certErr) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
-		return &errdefs.Error{Err: fmt.Errorf("%v: %w", err, errdefs.ErrTransfer), Hint: errdefs.HintInsecure}
+		return &errdefs.Error{Err: fmt.Errorf("%w: %w", err, errdefs.ErrTransfer), Hint: errdefs.HintInsecure}
 	}
 	return classify(err)
 }

@@ -114,7 +114,7 @@ func readConfig(ctx context.Context, s store, d descriptor.Descriptor) (v1.Image
 		return cfg, fmt.Errorf("config: %w", err)
 	}
 	if err := json.Unmarshal(data, &cfg); err != nil {
-		return cfg, fmt.Errorf("config: %v: %w", err, errdefs.ErrCorrupt)
+		return cfg, fmt.Errorf("config: %w: %w", err, errdefs.ErrCorrupt)
 	}
 	return cfg, nil
 }

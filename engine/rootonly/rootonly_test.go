@@ -5,12 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/sdme/sdme/internal/testroot"
 )
 
 func TestCheck(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to make files of other owners")
-	}
+	testroot.Require(t) // to make files of other owners
 	base := t.TempDir()
 	if err := os.Chmod(base, 0o755); err != nil {
 		t.Fatal(err)
@@ -18,7 +18,7 @@ func TestCheck(t *testing.T) {
 	// t.TempDir lives below $TMPDIR, which may itself be anyone's; the
 	// cases below are judged relative to a tree that is root's alone.
 	if err := Check(base); err != nil {
-		t.Skipf("the temporary directory is not root's alone: %v", err)
+		testroot.Missing(t, "the temporary directory is not root's alone: %v", err)
 	}
 	mk := func(rel string, mode os.FileMode, uid int) string {
 		p := filepath.Join(base, rel)

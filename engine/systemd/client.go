@@ -34,8 +34,21 @@ type Client struct {
 // call: pass a context that is not cancelled with the command.
 func Connect(ctx context.Context) (*Client, error) {
 	bus, err := dbus.ConnectSystemBus(dbus.WithContext(ctx))
+	if err != nil && ctx.Err() != nil {
+		// godbus closes the socket when ctx ends and reports the closed
+		// socket, not why: a Ctrl-C must read as one.
+		return nil, fmt.Errorf("connect to the system bus: %w", ctx.Err())
+	}
 	if err != nil {
-		return nil, fmt.Errorf("connect to the system bus (is systemd PID 1 and dbus running?): %v: %w", err, errdefs.ErrUnavailable)
+		return nil, fmt.Errorf("connect to the system bus (is systemd PID 1 and dbus running?): %w: %w", err, errdefs.ErrUnavailable)
+	}
+	v, err := managerVersion(ctx, bus)
+	if err == nil {
+		err = checkVersion(v)
+	}
+	if err != nil {
+		bus.Close()
+		return nil, err
 	}
 	return &Client{bus: bus}, nil
 }
@@ -47,7 +60,7 @@ func (c *Client) manager() (*sd.Conn, error) {
 	if c.sd == nil {
 		conn, err := sd.NewSystemConnectionContext(context.Background())
 		if err != nil {
-			return nil, fmt.Errorf("connect to systemd over D-Bus: %v: %w", err, errdefs.ErrUnavailable)
+			return nil, fmt.Errorf("connect to systemd over D-Bus: %w: %w", err, errdefs.ErrUnavailable)
 		}
 		c.sd = conn
 	}
@@ -124,7 +137,7 @@ func (c *Client) ActiveStates(ctx context.Context, patterns ...string) (map[stri
 	}
 	units, err := m.ListUnitsByPatternsContext(ctx, nil, patterns)
 	if err != nil {
-		return nil, fmt.Errorf("list units: %v: %w", err, errdefs.ErrUnavailable)
+		return nil, fmt.Errorf("list units: %w: %w", err, errdefs.ErrUnavailable)
 	}
 	out := make(map[string]string, len(units))
 	for _, u := range units {
@@ -266,7 +279,7 @@ func (c *Client) Machines(ctx context.Context) ([]string, error) {
 	var list [][]any
 	err := c.bus.Object(machined, machinedPath).CallWithContext(ctx, machinedMgr+".ListMachines", 0).Store(&list)
 	if err != nil {
-		return nil, fmt.Errorf("machined ListMachines: %v: %w", err, errdefs.ErrUnavailable)
+		return nil, fmt.Errorf("machined ListMachines: %w: %w", err, errdefs.ErrUnavailable)
 	}
 	names := make([]string, 0, len(list))
 	for _, m := range list {
