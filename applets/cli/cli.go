@@ -101,26 +101,67 @@ func isCobraUsage(err error) bool {
 	return false
 }
 
-// Batch applies fn to each name in turn, going on after a failure. It
-// prints each name that succeeded on stdout and each failure on stderr, and
-// fails at the end if any name failed. It stops early once ctx is
-// cancelled (Ctrl-C). noun names the objects in plural ("containers").
-func Batch(ctx context.Context, stdout, stderr io.Writer, prog, noun, pastTense string, names []string, fn func(name string) (string, error)) error {
-	failed := 0
-	for _, n := range names {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		done, err := fn(n)
-		if err != nil {
-			fmt.Fprintf(stderr, "%s: %s\n", prog, printable.Text(err.Error()))
-			failed++
-			continue
-		}
-		fmt.Fprintln(stdout, done)
+// Batch applies fn to every name at once, each in a goroutine of its own,
+// so that the work of one need not wait for another's (systemd runs the
+// jobs of a batch side by side). resolve first turns each argument into
+// the name fn gets, one after another in argument order (nil takes the
+// arguments as they are); arguments that resolve to the same name share
+// one call of fn, which must not run twice at once on one name.
+//
+// Batch reports in argument order, each as soon as the ones before it are
+// reported: a name that succeeded on stdout, a failure on stderr. It fails
+// at the end if any argument failed. Once ctx is cancelled (Ctrl-C), fn
+// must return soon; Batch waits for every call, so that none is cut short
+// in its cleanup, and returns ctx's error if any call was cancelled. noun
+// names the objects in plural ("containers").
+func Batch(ctx context.Context, stdout, stderr io.Writer, prog, noun, pastTense string, args []string,
+	resolve func(arg string) (string, error), fn func(name string) error) error {
+	type outcome struct {
+		name string
+		err  error
+		done chan struct{}
 	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d %s could not be %s", failed, len(names), noun, pastTense)
+	calls := map[string]*outcome{}
+	outcomes := make([]*outcome, len(args))
+	for i, arg := range args {
+		name, err := arg, ctx.Err() // nothing begins after Ctrl-C
+		if err == nil && resolve != nil {
+			name, err = resolve(arg)
+		}
+		o := calls[name]
+		switch {
+		case err != nil:
+			o = &outcome{err: err, done: make(chan struct{})}
+			close(o.done)
+		case o == nil:
+			o = &outcome{name: name, done: make(chan struct{})}
+			calls[name] = o
+			go func() {
+				defer close(o.done)
+				o.err = fn(name)
+			}()
+		}
+		outcomes[i] = o
+	}
+	failed, cancelled := 0, false
+	for _, o := range outcomes {
+		<-o.done
+		switch {
+		case o.err == nil:
+			fmt.Fprintln(stdout, o.name)
+			continue
+		case ctx.Err() != nil && errors.Is(o.err, context.Canceled):
+			cancelled = true // said once, by the caller of Batch
+		default:
+			fmt.Fprintf(stderr, "%s: %s\n", prog, printable.Text(o.err.Error()))
+		}
+		failed++
+	}
+	switch {
+	case cancelled:
+		return ctx.Err()
+	case failed > 0:
+		return fmt.Errorf("%d of %d %s could not be %s", failed, len(args), noun, pastTense)
 	}
 	return nil
 }

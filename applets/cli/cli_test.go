@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,18 +56,58 @@ func TestRunUsageErrors(t *testing.T) {
 }
 
 func TestBatch(t *testing.T) {
-	var out, errw bytes.Buffer
-	err := Batch(context.Background(), &out, &errw, "sdme", "containers", "started", []string{"a", "b", "c"}, func(n string) (string, error) {
-		if n == "b" {
-			return "", errors.New("b is broken")
+	// Every call must be under way before any returns: they run side by side.
+	var started sync.WaitGroup
+	started.Add(3)
+	var calls atomic.Int32
+	resolve := func(arg string) (string, error) {
+		if arg == "nosuch" {
+			return "", errors.New(`container "nosuch": not found`)
 		}
-		return n, nil
-	})
-	if err == nil || !strings.Contains(err.Error(), "1 of 3 containers could not be started") {
+		return strings.TrimSuffix(arg, "-prefix"), nil
+	}
+	var out, errw bytes.Buffer
+	err := Batch(context.Background(), &out, &errw, "sdme", "containers", "started",
+		[]string{"c", "b", "nosuch", "a", "a-prefix"}, resolve, func(n string) error {
+			calls.Add(1)
+			started.Done()
+			started.Wait()
+			if n == "b" {
+				return errors.New("b is broken")
+			}
+			return nil
+		})
+	if err == nil || !strings.Contains(err.Error(), "2 of 5 containers could not be started") {
 		t.Errorf("Batch error = %v", err)
 	}
-	if out.String() != "a\nc\n" || !strings.Contains(errw.String(), "b is broken") {
+	// In argument order; a and a-prefix are one container, started once.
+	if out.String() != "c\na\na\n" || errw.String() != "sdme: b is broken\nsdme: container \"nosuch\": not found\n" {
 		t.Errorf("Batch wrote %q and %q", out.String(), errw.String())
+	}
+	if calls.Load() != 3 {
+		t.Errorf("%d calls, want 3", calls.Load())
+	}
+}
+
+func TestBatchCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errw bytes.Buffer
+	err := Batch(ctx, &out, &errw, "sdme", "containers", "started", []string{"a", "b"}, nil, func(n string) error {
+		if n == "a" {
+			return nil // done before the Ctrl-C
+		}
+		cancel()
+		return fmt.Errorf("start %s: %w", n, ctx.Err())
+	})
+	if !errors.Is(err, context.Canceled) || out.String() != "a\n" || errw.Len() != 0 {
+		t.Errorf("Batch = %v, wrote %q and %q", err, out.String(), errw.String())
+	}
+	err = Batch(ctx, &out, &errw, "sdme", "containers", "started", []string{"c"}, nil, func(string) error {
+		t.Error("a call began after the Ctrl-C")
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Batch after the Ctrl-C = %v", err)
 	}
 }
 
