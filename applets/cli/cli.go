@@ -101,9 +101,15 @@ func isCobraUsage(err error) bool {
 	return false
 }
 
-// Batch applies fn to every name at once, each in a goroutine of its own,
-// so that the work of one need not wait for another's (systemd runs the
-// jobs of a batch side by side). resolve first turns each argument into
+// batchSize is how many calls of a batch run at once. The system bus
+// refuses more than 128 pending replies on one connection (dbus-daemon's
+// max_replies_per_connection), and boots past a few dozen would only share
+// the CPU, each with its boot timeout running.
+const batchSize = 32
+
+// Batch applies fn to every name at once (batchSize at a time), each in a
+// goroutine of its own, so that the work of one need not wait for
+// another's (systemd runs the jobs of a batch side by side). resolve first turns each argument into
 // the name fn gets, one after another in argument order (nil takes the
 // arguments as they are); arguments that resolve to the same name share
 // one call of fn, which must not run twice at once on one name.
@@ -122,6 +128,7 @@ func Batch(ctx context.Context, stdout, stderr io.Writer, prog, noun, pastTense 
 		done chan struct{}
 	}
 	calls := map[string]*outcome{}
+	slots := make(chan struct{}, batchSize)
 	outcomes := make([]*outcome, len(args))
 	for i, arg := range args {
 		name, err := arg, ctx.Err() // nothing begins after Ctrl-C
@@ -138,7 +145,11 @@ func Batch(ctx context.Context, stdout, stderr io.Writer, prog, noun, pastTense 
 			calls[name] = o
 			go func() {
 				defer close(o.done)
-				o.err = fn(name)
+				slots <- struct{}{}
+				defer func() { <-slots }()
+				if o.err = ctx.Err(); o.err == nil {
+					o.err = fn(name)
+				}
 			}()
 		}
 		outcomes[i] = o

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,10 +93,13 @@ func TestBatch(t *testing.T) {
 func TestBatchCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errw bytes.Buffer
+	aDone := make(chan struct{})
 	err := Batch(ctx, &out, &errw, "sdme", "containers", "started", []string{"a", "b"}, nil, func(n string) error {
 		if n == "a" {
-			return nil // done before the Ctrl-C
+			close(aDone) // done before the Ctrl-C
+			return nil
 		}
+		<-aDone
 		cancel()
 		return fmt.Errorf("start %s: %w", n, ctx.Err())
 	})
@@ -108,6 +112,31 @@ func TestBatchCancelled(t *testing.T) {
 	})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Batch after the Ctrl-C = %v", err)
+	}
+}
+
+func TestBatchBounded(t *testing.T) {
+	args := make([]string, 3*batchSize)
+	for i := range args {
+		args[i] = fmt.Sprint("c", i)
+	}
+	var running atomic.Int32
+	var once sync.Once
+	full := make(chan struct{})
+	err := Batch(context.Background(), io.Discard, io.Discard, "sdme", "containers", "started", args, nil, func(string) error {
+		n := running.Add(1)
+		defer running.Add(-1)
+		switch {
+		case n > batchSize:
+			t.Errorf("%d calls at once, want at most %d", n, batchSize)
+		case n == batchSize:
+			once.Do(func() { close(full) })
+		}
+		<-full // the first batchSize wait until all of them run
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
 	}
 }
 
