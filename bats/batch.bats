@@ -83,3 +83,14 @@ monotonic() {
   [ "$output" = "$(printf 'bt1\nbt2\nbt3\nbt4')" ]
   for n in bt1 bt2 bt3 bt4; do assert_no_leftovers $n; done
 }
+
+@test "a batch of 200 goes through: the system bus refuses none of its calls" {
+  seq 200 | xargs -P 4 -I{} sdme create btm{} >/dev/null 2>&1
+  run --separate-stderr sdme stop $(seq -f 'btm%g' 200)
+  assert_success
+  [ "${#lines[@]}" = 200 ]
+  run --separate-stderr sdme rm $(seq -f 'btm%g' 200)
+  assert_success
+  [ "${#lines[@]}" = 200 ]
+  [ -z "$(ls $DATADIR/state | grep '^btm')" ]
+}
