@@ -109,10 +109,11 @@ const batchSize = 32
 
 // Batch applies fn to every name at once (batchSize at a time), each in a
 // goroutine of its own, so that the work of one need not wait for
-// another's (systemd runs the jobs of a batch side by side). resolve first turns each argument into
-// the name fn gets, one after another in argument order (nil takes the
-// arguments as they are); arguments that resolve to the same name share
-// one call of fn, which must not run twice at once on one name.
+// another's (systemd runs the jobs of a batch side by side). resolve
+// first turns each argument into the name fn gets, one after another in
+// argument order (nil takes the arguments as they are); arguments that
+// resolve to the same name share one call of fn, which must not run twice
+// at once on one name.
 //
 // Batch reports in argument order, each as soon as the ones before it are
 // reported: a name that succeeded on stdout, a failure on stderr. It fails
