@@ -1,20 +1,28 @@
 #!/bin/bash
 # Benchmarks, run in a fresh test host: see bench/inside.sh (container
-# lifecycle), bench/import.sh (imports) and bench/varlink.sh (the io.sdme
-# service) for what is measured. Prints
-# medians and the ratios against the floors and peers.
-#   bench/run.sh [RUNS] [IMPORT_RUNS]   (default 11 lifecycle runs, 3 of imports)
+# lifecycle), bench/import.sh (imports), bench/varlink.sh (the io.sdme
+# service) and bench/scale.sh (500 containers, batches of 10) for what is
+# measured. Prints medians and the ratios against the floors and peers.
+#   bench/run.sh [RUNS] [IMPORT_RUNS] [SCALE_RUNS]   (default 11 lifecycle runs, 3 of imports, 3 at scale)
+#   BENCHES="scale" bench/run.sh      only these (default: inside import varlink scale)
+#   NAME, SDME_TESTHOST_ROOT          the test host's name and root, as for bats/run.sh
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-export NAME=sdme-bench
+export NAME=${NAME:-sdme-bench}
 TH="$REPO/bats/testhost/testhost.sh"
-ROOT=/var/tmp/sdme-bench/root
+ROOT=${SDME_TESTHOST_ROOT:-/var/tmp/sdme-bench/root}
 trap '"$TH" stop >/dev/null 2>&1 || true' EXIT
 "$TH" unpack "$ROOT"
 "$TH" boot "$ROOT"
 # A benchmark that fails does not keep the others from running.
 rc=0
-"$TH" run --setenv=RUNS="${1:-11}" /src/bench/inside.sh || rc=$?
-"$TH" run --setenv=RUNS="${2:-3}" /src/bench/import.sh || rc=$?
-"$TH" run /src/bench/varlink.sh || rc=$?
+for b in ${BENCHES:-inside import varlink scale}; do
+  case $b in
+  inside) "$TH" run --setenv=RUNS="${1:-11}" /src/bench/inside.sh || rc=$? ;;
+  import) "$TH" run --setenv=RUNS="${2:-3}" /src/bench/import.sh || rc=$? ;;
+  varlink) "$TH" run /src/bench/varlink.sh || rc=$? ;;
+  scale) "$TH" run --setenv=RUNS="${3:-3}" /src/bench/scale.sh || rc=$? ;;
+  *) echo "run.sh: no benchmark $b" >&2; exit 2 ;;
+  esac
+done
 exit "$rc"

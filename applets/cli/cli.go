@@ -174,29 +174,82 @@ func Group(cmd *cobra.Command) *cobra.Command {
 	return cmd
 }
 
-// Batch applies fn to each name in turn, going on after a failure. It
-// prints each name that succeeded on stdout and each failure on stderr, and
-// fails at the end if any name failed: with a usage error if one of them
-// was (an ambiguous prefix), as the command alone would. It stops early
-// once ctx is cancelled (Ctrl-C). noun names the objects in plural
+// batchSize is how many calls of a batch run at once. The system bus
+// refuses more than 128 pending replies on one connection (dbus-daemon's
+// max_replies_per_connection), and boots past a few dozen would only share
+// the CPU, each with its boot timeout running.
+const batchSize = 32
+
+// Batch applies fn to every name at once (batchSize at a time), each in a
+// goroutine of its own, so that the work of one need not wait for
+// another's (systemd runs the jobs of a batch side by side). resolve
+// first turns each argument into the name fn gets, one after another in
+// argument order (nil takes the arguments as they are); arguments that
+// resolve to the same name share one call of fn, which must not run twice
+// at once on one name.
+//
+// Batch reports in argument order, each as soon as the ones before it are
+// reported: a name that succeeded on stdout, a failure on stderr. It fails
+// at the end if any argument failed. Once ctx is cancelled (Ctrl-C), fn
+// must return soon; Batch waits for every call, so that none is cut short
+// in its cleanup, and returns ctx's error if any call was cancelled. It
+// fails with a usage error if an argument did (an ambiguous prefix), as
+// the command alone would. noun names the objects in plural
 // ("containers").
-func Batch(ctx context.Context, stdout, stderr io.Writer, prog, noun, pastTense string, names []string, fn func(name string) (string, error)) error {
-	failed, usage := 0, false
-	for _, n := range names {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		done, err := fn(n)
-		if err != nil {
-			fmt.Fprintf(stderr, "%s: %s\n", prog, message(err))
-			failed++
-			usage = usage || Code(err) == 2
-			continue
-		}
-		fmt.Fprintln(stdout, done)
+func Batch(ctx context.Context, stdout, stderr io.Writer, prog, noun, pastTense string, args []string,
+	resolve func(arg string) (string, error), fn func(name string) error) error {
+	type outcome struct {
+		name string
+		err  error
+		done chan struct{}
 	}
-	if failed > 0 {
-		err := fmt.Errorf("%d of %d %s could not be %s", failed, len(names), noun, pastTense)
+	calls := map[string]*outcome{}
+	slots := make(chan struct{}, batchSize)
+	outcomes := make([]*outcome, len(args))
+	for i, arg := range args {
+		name, err := arg, ctx.Err() // nothing begins after Ctrl-C
+		if err == nil && resolve != nil {
+			name, err = resolve(arg)
+		}
+		o := calls[name]
+		switch {
+		case err != nil:
+			o = &outcome{err: err, done: make(chan struct{})}
+			close(o.done)
+		case o == nil:
+			o = &outcome{name: name, done: make(chan struct{})}
+			calls[name] = o
+			go func() {
+				defer close(o.done)
+				slots <- struct{}{}
+				defer func() { <-slots }()
+				if o.err = ctx.Err(); o.err == nil {
+					o.err = fn(name)
+				}
+			}()
+		}
+		outcomes[i] = o
+	}
+	failed, cancelled, usage := 0, false, false
+	for _, o := range outcomes {
+		<-o.done
+		switch {
+		case o.err == nil:
+			fmt.Fprintln(stdout, o.name)
+			continue
+		case ctx.Err() != nil && errors.Is(o.err, context.Canceled):
+			cancelled = true // said once, by the caller of Batch
+		default:
+			fmt.Fprintf(stderr, "%s: %s\n", prog, message(o.err))
+			usage = usage || Code(o.err) == 2
+		}
+		failed++
+	}
+	switch {
+	case cancelled:
+		return ctx.Err()
+	case failed > 0:
+		err := fmt.Errorf("%d of %d %s could not be %s", failed, len(args), noun, pastTense)
 		if usage {
 			return UsageError{err}
 		}

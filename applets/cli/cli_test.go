@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,31 +64,99 @@ func TestRunUsageErrors(t *testing.T) {
 }
 
 func TestBatch(t *testing.T) {
-	var out, errw bytes.Buffer
-	err := Batch(context.Background(), &out, &errw, "sdme", "containers", "started", []string{"a", "b", "c"}, func(n string) (string, error) {
-		if n == "b" {
-			return "", errors.New("b is broken")
+	// Every call must be under way before any returns: they run side by side.
+	var started sync.WaitGroup
+	started.Add(3)
+	var calls atomic.Int32
+	resolve := func(arg string) (string, error) {
+		if arg == "nosuch" {
+			return "", errors.New(`container "nosuch": not found`)
 		}
-		return n, nil
-	})
-	if err == nil || !strings.Contains(err.Error(), "1 of 3 containers could not be started") {
+		return strings.TrimSuffix(arg, "-prefix"), nil
+	}
+	var out, errw bytes.Buffer
+	err := Batch(context.Background(), &out, &errw, "sdme", "containers", "started",
+		[]string{"c", "b", "nosuch", "a", "a-prefix"}, resolve, func(n string) error {
+			calls.Add(1)
+			started.Done()
+			started.Wait()
+			if n == "b" {
+				return errors.New("b is broken")
+			}
+			return nil
+		})
+	if err == nil || !strings.Contains(err.Error(), "2 of 5 containers could not be started") {
 		t.Errorf("Batch error = %v", err)
 	}
-	if out.String() != "a\nc\n" || !strings.Contains(errw.String(), "b is broken") {
+	// In argument order; a and a-prefix are one container, started once.
+	if out.String() != "c\na\na\n" || errw.String() != "sdme: b is broken\nsdme: container \"nosuch\": not found\n" {
 		t.Errorf("Batch wrote %q and %q", out.String(), errw.String())
 	}
 	if Code(err) != 1 {
 		t.Errorf("Batch's failure is status %d, want 1", Code(err))
 	}
+	if calls.Load() != 3 {
+		t.Errorf("%d calls, want 3", calls.Load())
+	}
 	// A name that names no one object is a usage error, in a batch too.
-	err = Batch(context.Background(), &out, &errw, "sdme", "containers", "started", []string{"a", "b"}, func(n string) (string, error) {
-		if n == "a" {
-			return "", fmt.Errorf("%q matches 2 containers: a1, a2: %w", n, errdefs.ErrAmbiguous)
+	err = Batch(context.Background(), &out, &errw, "sdme", "containers", "started", []string{"a", "b"}, func(arg string) (string, error) {
+		if arg == "a" {
+			return "", fmt.Errorf("%q matches 2 containers: a1, a2: %w", arg, errdefs.ErrAmbiguous)
 		}
-		return "", errors.New("b is broken")
-	})
+		return arg, nil
+	}, func(string) error { return errors.New("b is broken") })
 	if Code(err) != 2 {
 		t.Errorf("a batch with an ambiguous prefix is status %d, want 2", Code(err))
+	}
+}
+
+func TestBatchCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errw bytes.Buffer
+	aDone := make(chan struct{})
+	err := Batch(ctx, &out, &errw, "sdme", "containers", "started", []string{"a", "b"}, nil, func(n string) error {
+		if n == "a" {
+			close(aDone) // done before the Ctrl-C
+			return nil
+		}
+		<-aDone
+		cancel()
+		return fmt.Errorf("start %s: %w", n, ctx.Err())
+	})
+	if !errors.Is(err, context.Canceled) || out.String() != "a\n" || errw.Len() != 0 {
+		t.Errorf("Batch = %v, wrote %q and %q", err, out.String(), errw.String())
+	}
+	err = Batch(ctx, &out, &errw, "sdme", "containers", "started", []string{"c"}, nil, func(string) error {
+		t.Error("a call began after the Ctrl-C")
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Batch after the Ctrl-C = %v", err)
+	}
+}
+
+func TestBatchBounded(t *testing.T) {
+	args := make([]string, 3*batchSize)
+	for i := range args {
+		args[i] = fmt.Sprint("c", i)
+	}
+	var running atomic.Int32
+	var once sync.Once
+	full := make(chan struct{})
+	err := Batch(context.Background(), io.Discard, io.Discard, "sdme", "containers", "started", args, nil, func(string) error {
+		n := running.Add(1)
+		defer running.Add(-1)
+		switch {
+		case n > batchSize:
+			t.Errorf("%d calls at once, want at most %d", n, batchSize)
+		case n == batchSize:
+			once.Do(func() { close(full) })
+		}
+		<-full // the first batchSize wait until all of them run
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
 	}
 }
 

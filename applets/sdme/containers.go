@@ -127,7 +127,10 @@ func (a *app) startCmd() *cobra.Command {
 		Short: "Boot containers",
 		Long: `Boot each container and wait until its systemd reports it is up. A name may
 be a unique prefix. If a container does not boot within the timeout, or
-exits while booting, it is stopped and the last lines of its log are shown.`,
+exits while booting, it is stopped and the last lines of its log are shown.
+
+Several containers boot side by side. Each is reported in the order given,
+once the ones before it are: its name on stdout, or its error on stderr.`,
 		Example:           "  sudo sdme start mybox\n  sudo sdme start -t 120 web db",
 		Args:              cli.MinArgs(1, "start needs at least one NAME"),
 		ValidArgsFunction: a.completeNames,
@@ -178,7 +181,7 @@ func (a *app) stopCmd() *cobra.Command {
 By default the guest is halted cleanly: its init gets SIGRTMIN+3, as from
 systemd-nspawn on SIGTERM. --term asks machined to terminate the machine;
 --kill sends SIGKILL to all of its processes. Stopping a stopped container
-does nothing.`,
+does nothing. Several containers stop side by side, reported as start does.`,
 		Example:           "  sudo sdme stop mybox\n  sudo sdme stop --kill web db",
 		Args:              cli.MinArgs(1, "stop needs at least one NAME"),
 		ValidArgsFunction: a.completeNames,
@@ -200,8 +203,10 @@ func (a *app) restartCmd() *cobra.Command {
 	var f stopFlags
 	var boot cli.Duration
 	cmd := &cobra.Command{
-		Use:               "restart NAME...",
-		Short:             "Stop and start containers again",
+		Use:   "restart NAME...",
+		Short: "Stop and start containers again",
+		Long: `Stop each container as stop does and boot it again as start does. Several
+containers restart side by side, reported as start does.`,
 		Example:           "  sudo sdme restart mybox",
 		Args:              cli.MinArgs(1, "restart needs at least one NAME"),
 		ValidArgsFunction: a.completeNames,

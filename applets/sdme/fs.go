@@ -89,9 +89,7 @@ func (a *app) fsRmCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return cli.Batch(cmd.Context(), a.stdout, a.stderr, "sdme", "root filesystems", "removed", args, func(name string) (string, error) {
-				return name, s.Remove(name)
-			})
+			return cli.Batch(cmd.Context(), a.stdout, a.stderr, "sdme", "root filesystems", "removed", args, nil, s.Remove)
 		},
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -149,19 +150,28 @@ func (a *app) completeNames(cmd *cobra.Command, args []string, toComplete string
 	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
-// batch runs fn for every name argument after resolving prefixes.
+// batch runs fn for every name argument at once, after resolving prefixes
+// (see cli.Batch).
 func (a *app) batch(cmd *cobra.Command, names []string, verb, pastTense string, fn func(ctx context.Context, name string) error) error {
 	if err := a.load(); err != nil {
 		return err
 	}
 	ctx := cmd.Context()
-	return cli.Batch(ctx, a.stdout, a.stderr, "sdme", "containers", pastTense, names, func(arg string) (string, error) {
+	resolve := func(arg string) (string, error) {
 		name, err := a.engine.Resolve(arg)
-		if err != nil {
-			return "", err
+		if err == nil {
+			a.note("%s '%s'", verb, name)
 		}
-		a.note("%s '%s'", verb, name)
-		return name, fn(ctx, name)
+		return name, err
+	}
+	return cli.Batch(ctx, a.stdout, a.stderr, "sdme", "containers", pastTense, names, resolve, func(name string) error {
+		err := fn(ctx, name)
+		// Side by side, a failure is no longer next to the note that named
+		// its container: it must name it itself.
+		if err != nil && !strings.Contains(err.Error(), strconv.Quote(name)) {
+			err = fmt.Errorf("container %q: %w", name, err)
+		}
+		return err
 	})
 }
 

@@ -28,6 +28,8 @@ type Client struct {
 	// use: create only needs machined, and each connection costs a handshake.
 	mu sync.Mutex
 	sd *sd.Conn
+
+	reloads coalescer
 }
 
 // Connect opens the connection to the system bus. It must outlive any one
@@ -75,16 +77,70 @@ func (c *Client) Close() {
 	c.bus.Close()
 }
 
-// Reload makes systemd read changed unit files (daemon-reload).
+// Reload makes systemd read changed unit files (daemon-reload). Callers
+// that ask at the same time share one reload (see coalescer): a batch of
+// starts whose units changed costs two reloads at most, not one each.
 func (c *Client) Reload(ctx context.Context) error {
 	m, err := c.manager()
 	if err != nil {
 		return err
 	}
-	if err := m.ReloadContext(ctx); err != nil {
+	err = c.reloads.do(ctx, func() error {
+		// Not the caller's context: the reload is shared, and systemd
+		// finishes it whether or not anyone still waits.
+		return m.ReloadContext(context.Background())
+	})
+	if err != nil {
 		return fmt.Errorf("daemon-reload: %w", err)
 	}
 	return nil
+}
+
+// coalescer runs a call on behalf of everyone who asks for it. A run
+// serves only those who asked before it began, as it must see what they
+// wrote: callers who ask while one runs share the next run.
+type coalescer struct {
+	running sync.Mutex // held by the run under way
+	mu      sync.Mutex // guards next
+	next    *run       // the run not yet begun, that new callers join
+}
+
+type run struct {
+	done chan struct{}
+	err  error
+}
+
+// do runs fn, or joins a run of it that has not begun, and returns its
+// error; or ctx's, if ctx ends first.
+func (k *coalescer) do(ctx context.Context, fn func() error) error {
+	r := k.join(fn)
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// join returns the run that has not begun, making one if there is none.
+func (k *coalescer) join(fn func() error) *run {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.next != nil {
+		return k.next
+	}
+	r := &run{done: make(chan struct{})}
+	k.next = r
+	go func() {
+		k.running.Lock()
+		defer k.running.Unlock()
+		k.mu.Lock()
+		k.next = nil // who asks from now on may have missed this run
+		k.mu.Unlock()
+		r.err = fn()
+		close(r.done)
+	}()
+	return r
 }
 
 // Unit is what sdme needs to know about a unit's state.
