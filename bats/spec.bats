@@ -94,11 +94,17 @@ prop() { systemctl show -P "$2" "sdme@$1.service"; }
 --cpus zero
 --cpus 0.001
 --cpus -1
+--cpus 0.125
 --cpu-weight 0
 --cpu-weight 10001
 --tasks-max many
 --tasks-max 0
 EOF
+  # nspawn would read a backslash as an escape; the error quotes the path.
+  run --separate-stderr sdme create sbad -b '/srv/spec\rw:/data'
+  [ "$status" = 2 ]
+  [[ "$stderr" == *'spec\\rw'*"'\\'"* ]]
+  assert_no_leftovers sbad
   # A newline in a value cannot go through the here-document.
   run --separate-stderr sdme create sbad -e $'NL=a\nb'
   [ "$status" = 2 ]
@@ -233,4 +239,58 @@ EOF
   run vl SetLimits '{"name":"nosuch","cpus":1}'
   assert_output --partial io.sdme.NoSuchContainer
   sdme rm svok
+}
+
+@test "enable refuses what start refuses; rm removes a boot link the state does not know" {
+  sdme create unk2
+  echo DROP_CAPS=CAP_SYS_ADMIN >>$DATADIR/state/unk2
+  run --separate-stderr sdme enable unk2
+  [ "$status" = 1 ]
+  [[ "$stderr" == *DROP_CAPS* ]]
+  [ ! -e /etc/systemd/system/machines.target.wants/sdme@unk2.service ]
+  sdme rm unk2
+  # An enable killed before it wrote the state: the link exists, the state
+  # says not enabled.
+  sdme create en1
+  systemctl enable sdme@en1.service
+  grep -q ENABLED=no $DATADIR/state/en1
+  sdme rm en1
+  [ ! -e /etc/systemd/system/machines.target.wants/sdme@en1.service ]
+}
+
+@test "a run-time limit left behind (a set killed midway) does not outlast the spec" {
+  sdme create sl3 --memory 512M
+  sdme start sl3
+  systemctl set-property --runtime sdme@sl3.service MemoryMax=700M CPUWeight=5
+  [ "$(prop sl3 MemoryMax)" = 734003200 ]
+  # The drop-in sets every limit and sorts after systemd's 50-*.conf.
+  systemctl daemon-reload
+  sdme restart sl3
+  [ "$(prop sl3 MemoryMax)" = 536870912 ]
+  [ "$(prop sl3 CPUWeight)" = "[not set]" ] || [ "$(prop sl3 CPUWeight)" = 100 ]
+  sdme rm -f sl3
+}
+
+@test "env values are root's: the drop-in is 0600, and other users list names only" {
+  sdme create se2 -e SECRET=hunter2 -e OTHER=x
+  [ "$(stat -c %a /etc/systemd/system/sdme@se2.service.d/sdme.conf)" = 600 ]
+  run --separate-stderr sudo -u tester varlinkctl call --json=short "$VL" io.sdme.List '{"name":"se2"}'
+  assert_success
+  [ "$(jq -c .container.env <<<"$output")" = '["SECRET","OTHER"]' ]
+  refute_output --partial hunter2
+  run vl List '{"name":"se2"}'
+  [ "$(jq -c .container.env <<<"$output")" = '["SECRET=hunter2","OTHER=x"]' ]
+  sdme rm se2
+}
+
+@test "a bound path that is gone fails the start as the container's state, naming it" {
+  mkdir -p /srv/spec-gone
+  sdme create sg1 -b /srv/spec-gone:/gone
+  rmdir /srv/spec-gone
+  run --separate-stderr sdme start sg1
+  [ "$status" = 1 ]
+  [[ "$stderr" == *"/srv/spec-gone"*"does not exist"* ]]
+  run vl Start '{"name":"sg1"}'
+  assert_output --partial io.sdme.BadState
+  sdme rm sg1
 }

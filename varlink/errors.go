@@ -73,6 +73,9 @@ func errorFor(err error) replyError {
 		return named("io.sdme.Busy")
 	case errors.Is(err, errdefs.ErrBootFailed):
 		return named("io.sdme.BootFailed")
+	case errors.Is(err, errdefs.ErrCorrupt) && kind.badState != "":
+		// A damaged record of the object, not a damaged download.
+		return named(kind.badState)
 	case errors.Is(err, errdefs.ErrTransfer), errors.Is(err, errdefs.ErrCorrupt), errors.Is(err, errdefs.ErrUnsupported):
 		return named("io.sdme.TransferFailed")
 	case errors.Is(err, errdefs.ErrNotFound) && kind.notFound != "":

@@ -103,9 +103,14 @@ func list(ctx context.Context, c *call) error {
 		if err != nil {
 			return err
 		}
+		root := peerIsRoot(ctx)
 		var out []containers.Info
 		for _, i := range all {
 			if name == nil || i.Name == *name {
+				if !root {
+					// Values may be secrets; names are not.
+					i.Env = i.Env.Names()
+				}
 				out = append(out, i)
 			}
 		}

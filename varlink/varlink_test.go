@@ -88,6 +88,7 @@ func TestErrorNames(t *testing.T) {
 		{wrap(errdefs.ErrLocked), "io.sdme.Busy"},
 		{wrap(errdefs.ErrBootFailed), "io.sdme.BootFailed"},
 		{wrap(errdefs.ErrCorrupt), "io.sdme.TransferFailed"},
+		{about(errdefs.Container, errdefs.ErrCorrupt), "io.sdme.BadState"}, // a damaged state file
 		{wrap(errdefs.ErrPermissionDenied), "org.varlink.service.PermissionDenied"},
 		{errors.New("D-Bus went away"), "io.sdme.Failed"},
 	}

@@ -26,15 +26,11 @@ func (e *Engine) Remove(ctx context.Context, name string, force bool) error {
 	if err := e.Stop(ctx, name, mode, 90*time.Second); err != nil {
 		return err
 	}
-	switch {
-	case c.Enabled:
-		if err := sd.Disable(ctx, layout.Unit(name)); err != nil {
-			return err
-		}
-	case !c.Complete():
-		// A damaged state cannot say whether the container was enabled;
-		// best effort, as an interrupted create may have no unit at all.
-		sd.Disable(ctx, layout.Unit(name))
+	// Always: an enable killed before it wrote the state leaves a link in
+	// machines.target.wants that the state does not know of, and a later
+	// container of the same name would start at boot.
+	if err := sd.Disable(ctx, layout.Unit(name)); err != nil && c.Enabled {
+		return err
 	}
 	return e.removeFiles(name)
 }
@@ -56,6 +52,11 @@ func (e *Engine) setEnabled(ctx context.Context, name string, on bool) error {
 	}
 	defer l.Unlock()
 	if on {
+		// The unit starts at boot without sdme: what Start would refuse,
+		// enable refuses.
+		if err := runnable(c); err != nil {
+			return err
+		}
 		err = sd.Enable(ctx, layout.Unit(name))
 	} else {
 		err = sd.Disable(ctx, layout.Unit(name))

@@ -100,7 +100,11 @@ func runnable(c state.Container) error {
 			strings.Join(keys, ", "), errdefs.ErrFailedPrecondition)}
 	}
 	if err := c.Spec.Check(); err != nil {
-		return fmt.Errorf("container %q: %w", c.Name, err)
+		// Not the check's class, invalid argument: the caller gave only a
+		// name; the container's own settings no longer fit the host (a
+		// bound path has gone) or were damaged.
+		return &errdefs.Error{Kind: errdefs.Container, Name: c.Name,
+			Err: fmt.Errorf("%v: %w", err, errdefs.ErrFailedPrecondition)}
 	}
 	return nil
 }

@@ -10,12 +10,10 @@ import (
 )
 
 // SetLimits changes a container's limits and reports whether it is
-// running. The new limits are written to its unit's drop-in, for every
-// start from now on, and applied to the unit at once, as `systemctl
-// set-property --runtime` does: a running container's cgroup changes now.
-// They are applied to a stopped one too, since run-time values from an
-// earlier SetLimits would otherwise override the drop-in until the next
-// reboot.
+// running. The new limits are written to its state and its unit's
+// drop-in, for every start from now on; on a running container they are
+// also applied at once, as `systemctl set-property --runtime` does. The
+// drop-in sets every limit, so those run-time values never outlast it.
 func (e *Engine) SetLimits(ctx context.Context, name string, u spec.LimitsUpdate) (running bool, err error) {
 	l, c, sd, err := e.open(ctx, name, true)
 	if err != nil {
@@ -50,8 +48,11 @@ func (e *Engine) SetLimits(ctx context.Context, name string, u spec.LimitsUpdate
 			return false, err
 		}
 	}
-	if err := sd.SetRuntimeProperties(ctx, unit, c.Spec.Limits.Properties()); err != nil {
-		return false, err
+	running = us.ActiveState == "active" || us.ActiveState == "activating"
+	if running {
+		if err := sd.SetRuntimeProperties(ctx, unit, c.Spec.Limits.Properties()); err != nil {
+			return true, err
+		}
 	}
-	return us.ActiveState == "active" || us.ActiveState == "activating", nil
+	return running, nil
 }

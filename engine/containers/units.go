@@ -57,7 +57,7 @@ func (e *Engine) writeUnits(name string, p spec.Plan) (bool, error) {
 			return false, err
 		}
 	}
-	t, err := writeIfChanged(layout.Template(), systemd.Template)
+	t, err := writeIfChanged(layout.Template(), systemd.Template, 0o644)
 	if err != nil {
 		return false, err
 	}
@@ -68,13 +68,16 @@ func (e *Engine) writeUnits(name string, p spec.Plan) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("container %q: %w", name, err)
 	}
-	dc, err := writeIfChanged(layout.Dropin(name), text)
+	// Root's alone: it holds the container's environment.
+	dc, err := writeIfChanged(layout.Dropin(name), text, 0o600)
 	return t || dc, err
 }
 
-func writeIfChanged(path, content string) (bool, error) {
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, []byte(content)) {
-		return false, nil
+func writeIfChanged(path, content string, mode os.FileMode) (bool, error) {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm() == mode {
+		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, []byte(content)) {
+			return false, nil
+		}
 	}
-	return true, atomicfile.Write(path, []byte(content), 0o644)
+	return true, atomicfile.Write(path, []byte(content), mode)
 }

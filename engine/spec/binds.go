@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Bind makes a host directory or file visible inside the container. It is
@@ -45,30 +46,42 @@ func (b Bind) String() string {
 	return b.Host + ":" + b.Container + ":" + mode
 }
 
+// maxBinds bounds the binds of one container, as maxEnv its variables:
+// far more than anyone binds, far less than a unit line can hold.
+const maxBinds = 128
+
 func (bs *Binds) check() error {
+	if len(*bs) > maxBinds {
+		return Invalid("bind", fmt.Sprint(len(*bs), " binds"), fmt.Sprint("at most ", maxBinds))
+	}
 	seen := map[string]bool{}
-	for _, b := range *bs {
+	for i, b := range *bs {
 		if err := b.check(); err != nil {
 			return err
 		}
+		b.Host, b.Container = filepath.Clean(b.Host), filepath.Clean(b.Container)
 		if seen[b.Container] {
 			return Invalid("bind", b.String(), "a second bind onto "+b.Container)
 		}
 		seen[b.Container] = true
+		(*bs)[i] = b
 	}
 	return nil
 }
 
 // check refuses what nspawn's --bind cannot say or what would be a
 // surprise: relative paths, '..', the separators of the bind syntax and
-// of the state file, and a host path that is not there.
+// of the state file, a backslash (nspawn reads "\x" as "x"), and a host
+// path that is not there.
 func (b Bind) check() error {
 	for _, p := range []struct{ what, path string }{{"host path", b.Host}, {"container path", b.Container}} {
 		switch {
 		case !filepath.IsAbs(p.path):
 			return Invalid("bind", b.String(), p.what+" is not absolute")
-		case hasControl(p.path) || strings.ContainsAny(p.path, ":|"):
-			return Invalid("bind", b.String(), p.what+" has a control character, ':' or '|'")
+		case len(p.path) > 4096 || !utf8.ValidString(p.path):
+			return Invalid("bind", b.String(), p.what+" is longer than 4096 bytes or not UTF-8")
+		case hasControl(p.path) || strings.ContainsAny(p.path, ":|\\"):
+			return Invalid("bind", b.String(), p.what+" has a control character, ':', '|' or '\\'")
 		case slices.Contains(strings.Split(p.path, "/"), ".."):
 			return Invalid("bind", b.String(), p.what+" has a '..' component")
 		}
@@ -114,7 +127,7 @@ func (bs *Binds) decode(take func(string) string) error {
 	for _, s := range splitList(take("BINDS"), "|") {
 		parts := strings.Split(s, ":")
 		if len(parts) != 3 || (parts[2] != "ro" && parts[2] != "rw") {
-			return fmt.Errorf("BINDS: %q is not host:container:rw|ro", s)
+			return errors.New("BINDS has an entry that is not host:container:rw|ro")
 		}
 		*bs = append(*bs, Bind{Host: parts[0], Container: parts[1], ReadOnly: parts[2] == "ro"})
 	}

@@ -1,9 +1,11 @@
 package spec
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Env are environment variables for the container's PID 1, KEY=VALUE in
@@ -13,11 +15,26 @@ type Env []string
 
 var envKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
+// maxEnv bounds the variables of one container and maxEnvEntry each of
+// them, well below what one nspawn argument (128 KiB) can hold.
+const (
+	maxEnv      = 256
+	maxEnvEntry = 32 << 10
+)
+
 func (e *Env) check() error {
+	if len(*e) > maxEnv {
+		return Invalid("env", fmt.Sprint(len(*e), " variables"), fmt.Sprint("at most ", maxEnv))
+	}
 	seen := map[string]bool{}
 	for _, kv := range *e {
 		k, v, ok := strings.Cut(kv, "=")
 		switch {
+		case len(kv) > maxEnvEntry:
+			return Invalid("env", k, fmt.Sprintf("longer than %d bytes", maxEnvEntry))
+		case !utf8.ValidString(kv):
+			// A unit file is UTF-8: systemd would refuse the line at start.
+			return Invalid("env", k, "the variable is not UTF-8")
 		case !ok:
 			return Invalid("env", kv, "want KEY=VALUE")
 		case !envKey.MatchString(k):
@@ -36,6 +53,19 @@ func (e *Env) check() error {
 	return nil
 }
 
+// Names returns the variables' names alone, for those who may know which
+// variables a container has but not their values.
+func (e Env) Names() Env {
+	if e == nil {
+		return nil
+	}
+	names := make(Env, len(e))
+	for i, kv := range e {
+		names[i], _, _ = strings.Cut(kv, "=")
+	}
+	return names
+}
+
 func (e *Env) plan(_ Input, p *Plan) error {
 	for _, kv := range *e {
 		p.Nspawn = append(p.Nspawn, "--setenv="+kv)
@@ -52,7 +82,7 @@ func (e *Env) encode(kv map[string]string) {
 func (e *Env) decode(take func(string) string) error {
 	for _, s := range splitList(take("ENVS"), "|") {
 		if !strings.Contains(s, "=") {
-			return fmt.Errorf("ENVS: %q is not KEY=VALUE", s)
+			return errors.New("ENVS has an entry that is not KEY=VALUE")
 		}
 		*e = append(*e, s)
 	}

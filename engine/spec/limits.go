@@ -103,6 +103,9 @@ func (l *Limits) check() error {
 		return Invalid("memory", strconv.FormatUint(l.Memory, 10), "at least 6M")
 	case l.CPUs < 0 || (l.CPUs != 0 && l.CPUs < minCPUs) || l.CPUs > maxCPUs || math.IsNaN(l.CPUs):
 		return Invalid("cpus", strconv.FormatFloat(l.CPUs, 'g', -1, 64), fmt.Sprintf("from %g to %d", minCPUs, maxCPUs))
+	case math.Abs(l.CPUs*100-math.Round(l.CPUs*100)) > 1e-6:
+		// CPUQuota= is a whole percentage: 0.125 would quietly become 13%.
+		return Invalid("cpus", strconv.FormatFloat(l.CPUs, 'g', -1, 64), "at most two decimals (CPUQuota= is in whole percent)")
 	case l.CPUWeight > maxWeight:
 		return Invalid("cpu-weight", strconv.FormatUint(l.CPUWeight, 10), fmt.Sprintf("from 1 to %d", maxWeight))
 	case l.TasksMax > maxTasksMax:
@@ -121,19 +124,28 @@ func (l *Limits) tasksMax() uint64 {
 	return l.TasksMax
 }
 
+// plan writes every limit, an unset one as the value that clears it: the
+// drop-in then wins over whatever an earlier SetLimits left in systemd's
+// run-time settings (50-MemoryMax.conf and so on), since systemd applies
+// drop-ins in the order of their file names, sdme.conf last.
 func (l *Limits) plan(_ Input, p *Plan) error {
-	set := func(k string, v uint64) { p.Service = append(p.Service, systemd.Raw(k, strconv.FormatUint(v, 10))) }
+	memory, quota, weight := "infinity", "", ""
 	if l.Memory != 0 {
-		set("MemoryMax", l.Memory)
-		set("MemorySwapMax", l.Memory)
+		memory = strconv.FormatUint(l.Memory, 10)
 	}
 	if l.CPUs != 0 {
-		p.Service = append(p.Service, systemd.Raw("CPUQuota", fmt.Sprintf("%d%%", quotaPercent(l.CPUs))))
+		quota = fmt.Sprintf("%d%%", quotaPercent(l.CPUs))
 	}
 	if l.CPUWeight != 0 {
-		set("CPUWeight", l.CPUWeight)
+		weight = strconv.FormatUint(l.CPUWeight, 10)
 	}
-	set("TasksMax", l.tasksMax())
+	p.Service = append(p.Service,
+		systemd.Raw("MemoryMax", memory),
+		systemd.Raw("MemorySwapMax", memory),
+		systemd.Raw("CPUQuota", quota),
+		systemd.Raw("CPUWeight", weight),
+		systemd.Raw("TasksMax", strconv.FormatUint(l.tasksMax(), 10)),
+	)
 	return nil
 }
 
@@ -187,8 +199,8 @@ func (l *Limits) decode(take func(string) string) error {
 	} {
 		if s := take(f.key); s != "" && f.parse(s) != nil {
 			// Not the parser's error: a damaged state file is not the
-			// caller's invalid argument.
-			return fmt.Errorf("%s: %q is not valid", f.key, s)
+			// caller's invalid argument, and errors never quote it.
+			return fmt.Errorf("%s is not valid", f.key)
 		}
 	}
 	return nil

@@ -185,9 +185,12 @@ func (p Plan) Dropin() []systemd.Section {
 	// The template's ExecStart=/bin/false is reset, not added to.
 	svc = append(svc, systemd.Set("ExecStart", ""), systemd.Exec("ExecStart", "", p.Nspawn))
 	// Unmount in reverse order, deepest first. Failures are ignored: the
-	// mount may never have been made.
+	// mount may never have been made. Recursively: the drop-in may have been
+	// rewritten while the container ran (SetLimits) from a mount table that
+	// has changed since it started, and whatever is left below a target
+	// must not keep it mounted.
 	for i := len(p.Mounts) - 1; i >= 0; i-- {
-		svc = append(svc, systemd.Exec("ExecStopPost", "-", []string{p.umount, p.Mounts[i].Target}))
+		svc = append(svc, systemd.Exec("ExecStopPost", "-", []string{p.umount, "-R", p.Mounts[i].Target}))
 	}
 	for _, argv := range p.cleanup {
 		svc = append(svc, systemd.Exec("ExecStopPost", "-", argv))

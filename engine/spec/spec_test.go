@@ -107,6 +107,12 @@ func TestCheck(t *testing.T) {
 		"dotdot container":   {Binds: Binds{{Host: dir, Container: "/data/../etc"}}},
 		"missing host":       {Binds: Binds{{Host: dir + "/nope", Container: "/data"}}},
 		"colon":              {Binds: Binds{{Host: dir, Container: "/a:b"}}},
+		"backslash":          {Binds: Binds{{Host: dir, Container: `/a\b`}}},
+		"not utf-8":          {Binds: Binds{{Host: dir, Container: "/a\xffb"}}},
+		"same target clean":  {Binds: Binds{{Host: dir, Container: "/d"}, {Host: "/", Container: "/d/"}}},
+		"env not utf-8":      {Env: Env{"A=\xff\xfe"}},
+		"env too long":       {Env: Env{"A=" + strings.Repeat("x", maxEnvEntry)}},
+		"cpus decimals":      {Limits: Limits{CPUs: 0.125}},
 		"pipe":               {Binds: Binds{{Host: dir, Container: "/a|b"}}},
 		"newline":            {Binds: Binds{{Host: dir, Container: "/a\nb"}}},
 		"over root":          {Binds: Binds{{Host: dir, Container: "/"}}},
@@ -131,6 +137,19 @@ func TestCheck(t *testing.T) {
 		if err := s.Check(); !errors.Is(err, errdefs.ErrInvalidArgument) {
 			t.Errorf("%s: Check(%+v) = %v, want ErrInvalidArgument", what, s, err)
 		}
+	}
+}
+
+func TestCheckCleansBinds(t *testing.T) {
+	s := Spec{Binds: Binds{{Host: "/tmp/", Container: "/data//x/"}}}
+	if err := s.Check(); err != nil || s.Binds[0] != (Bind{Host: "/tmp", Container: "/data/x"}) {
+		t.Errorf("Check = %v, binds %+v; want cleaned paths", err, s.Binds)
+	}
+}
+
+func TestEnvNames(t *testing.T) {
+	if got := (Env{"A=secret", "B=", "C=x=y"}).Names(); !reflect.DeepEqual(got, Env{"A", "B", "C"}) {
+		t.Errorf("Names = %v", got)
 	}
 }
 

@@ -157,7 +157,7 @@ func Read(path string) (Container, error) {
 	}
 	c, err := Unmarshal(data)
 	if err != nil {
-		return c, fmt.Errorf("state file %s: %w", path, err)
+		return c, &errdefs.Error{Kind: errdefs.Container, Name: filepath.Base(path), Err: fmt.Errorf("state file %s: %w", path, err), Hint: errdefs.HintRemove}
 	}
 	return c, nil
 }

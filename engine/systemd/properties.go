@@ -17,7 +17,9 @@ type Property struct {
 // SetRuntimeProperties changes properties of a unit until the next
 // reboot, as `systemctl set-property --runtime` does: a running unit's
 // cgroup changes at once, and systemd keeps the values in
-// /run/systemd/system.control, where they override the unit's drop-ins.
+// /run/systemd/system.control/UNIT.d/50-NAME.conf. Drop-ins apply in the
+// order of their file names, whatever their directory, so a later-named
+// drop-in that sets the same property wins over them at the next reload.
 func (c *Client) SetRuntimeProperties(ctx context.Context, unit string, props []Property) error {
 	m, err := c.manager()
 	if err != nil {
