@@ -12,7 +12,7 @@ type bindFlags struct{ binds []string }
 func (f *bindFlags) register(cmd *cobra.Command) {
 	// An array, not a slice: a comma is part of a path, not a separator.
 	cmd.Flags().StringArrayVarP(&f.binds, "bind", "b", nil,
-		"bind the host's `HOST:CONTAINER` path into the container, read-only with a :ro suffix (repeatable)")
+		"bind a host path into the container: `HOST:CONTAINER`, or HOST:CONTAINER:ro for read-only (repeatable)")
 }
 
 func (f *bindFlags) apply(_ *cobra.Command, s *spec.Spec) error {
