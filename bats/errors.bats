@@ -67,11 +67,17 @@ teardown_file() { remove_all; }
 @test "a missing program is named with its package" {
   d=$(mktemp -d)
   for p in mount umount rmdir; do ln -s "$(command -v $p)" "$d/$p"; done
+  # The create fails after it claimed the name: its cleanup removes its
+  # own files and nobody else's.
+  sdme create keep1
+  echo mine >$DATADIR/containers/keep1/upper/keep
   run env PATH="$d" /usr/local/bin/sdme create miss1
   assert_failure 1
   assert_output --partial "systemd-nspawn not found"
   assert_output --partial "systemd-container"
   assert_no_leftovers miss1
+  [ "$(cat $DATADIR/containers/keep1/upper/keep)" = mine ]
+  sdme rm keep1
   sdme create miss2
   sdme start miss2
   run env PATH="$d" /usr/local/bin/sdme exec miss2 true

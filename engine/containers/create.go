@@ -87,9 +87,12 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (name string, e
 	if err := state.Claim(e.layout.StateFile(name)); err != nil {
 		return "", err
 	}
+	// Not the result name, which every failed return sets to "": the
+	// files of "" are the directories of every container.
+	claimed := name
 	defer func() {
 		if err != nil {
-			e.removeFiles(name)
+			e.removeFiles(claimed)
 		}
 	}()
 
@@ -159,6 +162,11 @@ func exists(p string) bool {
 // drop-in, the layers, then the state file, so that an interrupted removal
 // still shows up in ps and can be run again.
 func (e *Engine) removeFiles(name string) error {
+	// Every path below is the name's: a name that is not one (empty, a
+	// path) would make them the directories of every container.
+	if err := names.Validate(name); err != nil {
+		return err
+	}
 	var errs []error
 	// The run-time limits too: a new container of the same name must not
 	// inherit them.
