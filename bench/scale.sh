@@ -12,9 +12,7 @@ N=500
 VL=/run/sdme/io.sdme
 TEN=$(printf 'sc%d ' $(seq 10))
 ERR=$(mktemp)
-now() { date +%s.%N; }
-median() { sort -n | awk '{a[NR]=$1} END{printf "%.4f", a[int((NR+1)/2)]}'; }
-ms() { awk -v s="$1" 'BEGIN{printf "%.1f ms", s*1000}'; }
+. "$(dirname "$0")/lib.sh"
 # timed CMD...: runs CMD, sets T to its seconds; a failure ends the bench.
 timed() {
   local t0; t0=$(now)
@@ -59,15 +57,14 @@ done
 
 m() { printf '%s\n' "$@" | median; }
 S1=$(m "${start1[@]}") S10=$(m "${start10[@]}") P1=$(m "${stop1[@]}") P10=$(m "${stop10[@]}")
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", a/b}'; }
 say() { printf '%-37s %s\n' "$1:" "$2"; }
 echo "runs: $RUNS (medians; ps and List: 11), $N host clones (created in $(ms "$made"), 4 at a time)"
 say "sdme start, 1 clone" "$(ms "$S1")"
 say "sdme start, 10 clones in one command" "$(ms "$S10")"
-say "start ratio 10/1" "$(ratio "$S10" "$S1")   target <= 3x"
+say "start ratio 10/1" "$(ratio_of "$S10" "$S1")   target <= 3x"
 say "sdme stop, 1 clone" "$(ms "$P1")"
 say "sdme stop, 10 clones in one command" "$(ms "$P10")"
-say "stop ratio 10/1" "$(ratio "$P10" "$P1")"
+say "stop ratio 10/1" "$(ratio_of "$P10" "$P1")"
 say "sdme ps, $N (10 running)" "$(ms "$(m "${ps[@]}")")"
 say "io.sdme.List via varlinkctl, $N" "$(ms "$(m "${list[@]}")")"
 say "sdme create of the $((N + 1))st" "$(ms "$(m "${create[@]}")")   target < 30 ms"
