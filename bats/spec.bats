@@ -180,11 +180,11 @@ EOF
 
 @test "a state file with settings this version does not know is refused at start, naming them" {
   sdme create unk1
-  echo PRIVATE_NETWORK=1 >>$DATADIR/state/unk1
   echo USERNS=yes >>$DATADIR/state/unk1
+  echo NO_NEW_PRIVS=yes >>$DATADIR/state/unk1
   run --separate-stderr sdme start unk1
   [ "$status" = 1 ]
-  [[ "$stderr" == *"PRIVATE_NETWORK, USERNS"* ]]
+  [[ "$stderr" == *"NO_NEW_PRIVS, USERNS"* ]]
   [ "$(systemctl is-active sdme@unk1.service)" != active ]
   run vl Start '{"name":"unk1"}'
   assert_failure

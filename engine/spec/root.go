@@ -24,8 +24,8 @@ import (
 // Root is the container's file system: an overlay whose lower layer is the
 // host's / (a host clone) or an imported rootfs, and what a clone of a
 // whole system needs to boot as a machine of its own: its own identity,
-// none of the host's mounts, D-Bus still reachable, no second resolver on
-// the host's network.
+// none of the host's mounts, D-Bus still reachable. (Which resolver it
+// runs depends on its network: see Network.)
 type Root struct {
 	// Rootfs is the imported rootfs; empty for a clone of the host's /.
 	Rootfs string `json:"rootfs"`
@@ -36,11 +36,6 @@ type Root struct {
 	// masked are the units masked in the upper layer at create, a record.
 	masked []string
 }
-
-// maskedServices are masked in every container. It shares the host's
-// network, where the host's own resolver already listens on 127.0.0.53; a
-// second systemd-resolved would fight it for the address.
-var maskedServices = []string{"systemd-resolved.service"}
 
 func (r *Root) check() error {
 	if r.Rootfs != "" {
@@ -133,7 +128,7 @@ func (r *Root) decode(take func(string) string) error {
 
 // prepare writes the machine's identity and the host-clone policy into
 // the upper layer: opaque directories, an empty fstab, a resolv.conf for
-// nspawn to replace, and masks for units that belong to the host.
+// nspawn to replace, and masks for the units of the lower layer's disks.
 func (r *Root) prepare(t Tree) error {
 	for _, d := range r.OpaqueDirs {
 		if err := mkdirLike(t.Upper, t.Lower, d); err != nil {
@@ -171,7 +166,7 @@ func (r *Root) prepare(t Tree) error {
 		return err
 	}
 	unitDir := filepath.Join(t.Upper, systemUnits)
-	masks := append([]string(nil), maskedServices...)
+	var masks []string
 	if slices.Contains(r.OpaqueDirs, "/etc/systemd/system") {
 		// The opaque directory hides the alias that names the bus daemon
 		// (dbus.service -> dbus-broker.service); without it D-Bus never starts.

@@ -31,6 +31,7 @@ import (
 // description in `sdme ps --json` and io.sdme.
 type Spec struct {
 	Root
+	Network
 	Binds  Binds  `json:"binds,omitempty"`
 	Env    Env    `json:"env,omitempty"`
 	Limits Limits `json:"limits"`
@@ -56,7 +57,7 @@ type preparer interface {
 // features lists the features of s in the order they contribute: the
 // order of nspawn's arguments and of the drop-in's settings.
 func (s *Spec) features() []feature {
-	return []feature{&s.Root, &s.Binds, &s.Env, &s.Limits}
+	return []feature{&s.Root, &s.Network, &s.Binds, &s.Env, &s.Limits}
 }
 
 // Check validates every feature of s, and puts values in their normal

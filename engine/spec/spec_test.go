@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -44,6 +45,9 @@ func TestPlanGolden(t *testing.T) {
 		{"rootfs", Spec{Root: Root{Rootfs: "debian"}}, "/var/lib/sdme/fs/debian"},
 		{"binds", Spec{Root: hostClone, Binds: Binds{{Host: "/srv/data", Container: "/data"}, {Host: "/var/log/app", Container: "/log", ReadOnly: true}}}, "/"},
 		{"env", Spec{Root: Root{Rootfs: "debian"}, Env: Env{"A=1", `B=two words "q" 'q' 50% $HOME \n`}}, "/var/lib/sdme/fs/debian"},
+		{"private-network", Spec{Root: Root{Rootfs: "debian"}, Network: Network{Private: true}}, "/var/lib/sdme/fs/debian"},
+		{"ports", Spec{Root: Root{Rootfs: "debian"}, Network: Network{Ports: []Port{{"tcp", 8080, 80}, {"udp", 53, 53}}}}, "/var/lib/sdme/fs/debian"},
+		{"network-zone", Spec{Root: Root{Rootfs: "debian"}, Network: Network{Zone: "web", Ports: []Port{{"tcp", 8443, 443}}}}, "/var/lib/sdme/fs/debian"},
 		{"limits", Spec{Root: Root{Rootfs: "debian"}, Limits: Limits{Memory: 2 << 30, CPUs: 0.5, CPUWeight: 200, TasksMax: 100}}, "/var/lib/sdme/fs/debian"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -228,10 +232,11 @@ func TestLimitsApplyAndProperties(t *testing.T) {
 
 func TestEncodeDecode(t *testing.T) {
 	in := Spec{
-		Root:   Root{Rootfs: "debian", OpaqueDirs: []string{"/var/log"}},
-		Binds:  Binds{{Host: "/srv", Container: "/data", ReadOnly: true}},
-		Env:    Env{`A=x "y" $z \w`},
-		Limits: Limits{Memory: 1 << 30, CPUs: 1.25, CPUWeight: 3, TasksMax: 7},
+		Root:    Root{Rootfs: "debian", OpaqueDirs: []string{"/var/log"}},
+		Network: Network{Private: true, Veth: true, Zone: "web", Ports: []Port{{"tcp", 8080, 80}, {"udp", 53, 5353}}},
+		Binds:   Binds{{Host: "/srv", Container: "/data", ReadOnly: true}},
+		Env:     Env{`A=x "y" $z \w`},
+		Limits:  Limits{Memory: 1 << 30, CPUs: 1.25, CPUWeight: 3, TasksMax: 7},
 	}
 	kv := map[string]string{}
 	in.Encode(kv)
@@ -249,5 +254,60 @@ func TestEncodeDecode(t *testing.T) {
 	s, err := Decode(func(k string) string { return map[string]string{"MEMORY": "2G", "CPUS": "0.5"}[k] })
 	if err != nil || s.Limits.Memory != 2<<30 || s.Limits.CPUs != 0.5 {
 		t.Errorf("Decode(MEMORY=2G) = %+v, %v", s.Limits, err)
+	}
+}
+
+func TestParsePort(t *testing.T) {
+	for in, want := range map[string]Port{
+		"80":           {"tcp", 80, 80},
+		"8080:80":      {"tcp", 8080, 80},
+		"udp:53":       {"udp", 53, 53},
+		"tcp:8443:443": {"tcp", 8443, 443},
+	} {
+		if got, err := ParsePort(in); err != nil || got != want {
+			t.Errorf("ParsePort(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "http", "65536", "tcp:", "sctp:80", "1:2:3", "tcp:1:2:3", "-1", "80:"} {
+		if _, err := ParsePort(in); !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), strconv.Quote(in)) {
+			t.Errorf("ParsePort(%q) = %v, want ErrInvalidArgument naming it", in, err)
+		}
+	}
+}
+
+func TestNetworkCheck(t *testing.T) {
+	n := Network{Ports: []Port{{"tcp", 8080, 80}}}
+	if err := n.check(); err != nil || !n.Private || !n.Veth {
+		t.Errorf("a port: %+v, %v; want a private network with a veth", n, err)
+	}
+	n = Network{Zone: "web"}
+	if err := n.check(); err != nil || !n.Private || n.Veth {
+		t.Errorf("a zone: %+v, %v; want a private network, no veth of its own", n, err)
+	}
+	for what, bad := range map[string]Network{
+		"bridge and zone": {Bridge: "br0", Zone: "web"},
+		"no such bridge":  {Bridge: "sdme-nosuchbr"},
+		"bridge name":     {Bridge: "br/0"},
+		"long zone":       {Zone: "abcdefghijklm"},
+		"zone name":       {Zone: "a b"},
+		"protocol":        {Ports: []Port{{"sctp", 1, 1}}},
+		"port zero":       {Ports: []Port{{"tcp", 0, 1}}},
+		"same port twice": {Ports: []Port{{"tcp", 80, 80}, {"tcp", 80, 81}}},
+	} {
+		if err := bad.check(); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("%s: check(%+v) = %v, want ErrInvalidArgument", what, bad, err)
+		}
+	}
+	// The same port over tcp and udp is two forwards.
+	n = Network{Ports: []Port{{"tcp", 53, 53}, {"udp", 53, 53}}}
+	if err := n.check(); err != nil {
+		t.Errorf("tcp and udp 53: %v", err)
+	}
+}
+
+func TestNetworkDecodeRefusesOddFlags(t *testing.T) {
+	_, err := Decode(func(k string) string { return map[string]string{"PRIVATE_NETWORK": "maybe"}[k] })
+	if !errors.Is(err, errdefs.ErrCorrupt) {
+		t.Errorf("PRIVATE_NETWORK=maybe: %v, want ErrCorrupt", err)
 	}
 }

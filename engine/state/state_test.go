@@ -71,16 +71,16 @@ func TestFileWithoutSpec(t *testing.T) {
 }
 
 func TestUnknownKeysSurvive(t *testing.T) {
-	c, err := Unmarshal([]byte("NAME=a\nCREATED=1\nPORTS=8080:80\nUSERNS=yes\nNETWORK_ZONE=\n"))
+	c, err := Unmarshal([]byte("NAME=a\nCREATED=1\nDROP_CAPS=CAP_NET_RAW\nUSERNS=yes\nAPPARMOR_PROFILE=\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Unknown(); !reflect.DeepEqual(got, []string{"PORTS", "USERNS"}) {
-		t.Errorf("Unknown() = %v, want [PORTS USERNS]", got)
+	if got := c.Unknown(); !reflect.DeepEqual(got, []string{"DROP_CAPS", "USERNS"}) {
+		t.Errorf("Unknown() = %v, want [DROP_CAPS USERNS]", got)
 	}
 	data, _ := c.Marshal()
 	c2, _ := Unmarshal(data)
-	if c2.extra["PORTS"] != "8080:80" || c2.extra["USERNS"] != "yes" {
+	if c2.extra["DROP_CAPS"] != "CAP_NET_RAW" || c2.extra["USERNS"] != "yes" {
 		t.Errorf("unknown keys lost: %q", data)
 	}
 }

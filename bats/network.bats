@@ -1,0 +1,98 @@
+#!/usr/bin/env bats
+# Container networking: the host's network by default, or a network of the
+# container's own with a veth, a bridge, a zone and port forwards.
+load helpers
+
+VL=/run/sdme/io.sdme
+vl() { varlinkctl call --json=short "$VL" "io.sdme.$1" "${2:-{\}}"; }
+
+setup_file() { remove_all; }
+teardown_file() {
+  remove_all
+  ip link del sdmebr0 2>/dev/null || true
+}
+
+# links NAME: the network interfaces inside the container.
+links() { sdme exec "$1" ls /sys/class/net | tr '\n' ' '; }
+
+@test "by default a container shares the host's network, and the host's resolver" {
+  sdme create nh1
+  sdme start nh1
+  [ "$(links nh1)" = "$(ls /sys/class/net | tr '\n' ' ')" ]
+  [ "$(readlink $DATADIR/containers/nh1/upper/etc/systemd/system/systemd-resolved.service)" = /dev/null ]
+  sdme rm -f nh1
+}
+
+@test "--private-network: loopback only, and a resolver of its own allowed" {
+  sdme create np1 --private-network
+  sdme start np1
+  [ "$(links np1)" = "lo " ]
+  [ ! -e $DATADIR/containers/np1/upper/etc/systemd/system/systemd-resolved.service ]
+  [ "$(sdme ps --json | jq -c '.[] | select(.name=="np1") | .privateNetwork')" = true ]
+  sdme rm -f np1
+}
+
+@test "--network-veth: host0 inside, ve-NAME on the host" {
+  sdme create nv1 --network-veth
+  sdme start nv1
+  [ "$(links nv1)" = "host0 lo " ]
+  ip link show ve-nv1
+  sdme rm -f nv1
+  run ip link show ve-nv1
+  assert_failure
+}
+
+@test "--port implies the private network and the veth it needs" {
+  sdme create npt1 --port 8080:80 -p udp:5353
+  run sdme ps --json
+  [ "$(jq -c '.[] | select(.name=="npt1") | [.privateNetwork, .networkVeth, .ports]' <<<"$output")" = \
+    '[true,true,[{"protocol":"tcp","host":8080,"container":80},{"protocol":"udp","host":5353,"container":5353}]]' ]
+  grep -q -- '--port=tcp:8080:80 --port=udp:5353:5353' /etc/systemd/system/sdme@npt1.service.d/sdme.conf
+  sdme start npt1
+  [ "$(links npt1)" = "host0 lo " ]
+  sdme rm -f npt1
+}
+
+@test "--network-bridge and --network-zone put the veth on a bridge" {
+  ip link add sdmebr0 type bridge
+  sdme create nb1 --network-bridge sdmebr0
+  sdme create nz1 --network-zone tz
+  sdme start nb1 nz1
+  [ "$(links nb1)" = "host0 lo " ]
+  [ "$(basename "$(readlink /sys/class/net/vb-nb1/master)")" = sdmebr0 ]
+  [ "$(basename "$(readlink /sys/class/net/vb-nz1/master)")" = vz-tz ]
+  sdme rm -f nb1 nz1
+}
+
+@test "bad network options are refused at create, naming the value; nothing is made" {
+  local bad
+  while IFS= read -r bad; do
+    run --separate-stderr sdme create nbad $bad
+    [ "$status" = 2 ] || fail "create $bad: status $status, $stderr"
+    [[ "$stderr" == *"${bad##* }"* ]] || fail "create $bad: the error does not name it: $stderr"
+    assert_no_leftovers nbad
+  done <<'EOF2'
+--network-bridge nosuchbr
+--network-bridge sdme/br
+--network-zone abcdefghijklm
+--network-zone tz --network-bridge lo
+--port 0
+--port http
+--port 70000
+--port sctp:80
+--port 1:2:3
+--port 80 --port 80:81
+EOF2
+  [ "$(sdme ps --json | jq length)" = 0 ]
+}
+
+@test "network options through io.sdme" {
+  run vl Create '{"name":"nvl","ports":[{"protocol":"tcp","host":8081,"container":80}]}'
+  assert_success
+  run vl List '{"name":"nvl"}'
+  [ "$(jq -c '.container | [.privateNetwork, .networkVeth, .ports[0].host]' <<<"$output")" = '[true,true,8081]' ]
+  run vl Create '{"name":"nvbad","networkZone":"has space"}'
+  assert_output --partial io.sdme.InvalidArgument
+  assert_no_leftovers nvbad
+  sdme rm nvl
+}
