@@ -96,3 +96,36 @@ EOF2
   assert_no_leftovers nvbad
   sdme rm nvl
 }
+
+# addr4 NAME IFACE: the container's IPv4 address on IFACE, waiting for DHCP.
+addr4() {
+  local a i
+  for i in $(seq 100); do
+    a=$(sdme exec "$1" ip -4 -o addr show "$2" 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | head -1)
+    [ -n "$a" ] && { echo "$a"; return; }
+    sleep 0.2
+  done
+  return 1
+}
+
+@test "a veth works end to end with the host's networkd: DHCP, a server reached by address and through --port" {
+  systemctl start systemd-networkd
+  sdme create nw1 --port 8080:80
+  # networkd is enabled in the container, so host0 asks the host for DHCP.
+  [ "$(readlink $DATADIR/containers/nw1/upper/etc/systemd/system/multi-user.target.wants/systemd-networkd.service)" = \
+    /usr/lib/systemd/system/systemd-networkd.service ]
+  sdme start nw1
+  ip=$(addr4 nw1 host0)
+  sdme exec nw1 systemd-run --unit=web --property=WorkingDirectory=/etc python3 -m http.server 80
+  run curl -sf --retry 20 --retry-delay 0 --retry-all-errors --max-time 2 "http://$ip/hostname"
+  assert_success
+  assert_output nw1
+  # The forward answers on the host's address at the veth's end.
+  hostip=$(ip -4 -o addr show ve-nw1 | awk '{print $4}' | cut -d/ -f1 | head -1)
+  [ -n "$hostip" ]
+  run curl -sf --retry 20 --retry-delay 0 --retry-all-errors --max-time 2 "http://$hostip:8080/hostname"
+  assert_success
+  assert_output nw1
+  sdme rm -f nw1
+  systemctl stop systemd-networkd systemd-networkd.socket
+}

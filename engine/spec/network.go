@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/sdme/sdme/engine/intree"
 )
 
 // Network is how the container reaches the network. By default it shares
@@ -155,14 +157,34 @@ func (n *Network) plan(_ Input, p *Plan) error {
 // prepare sets the resolver policy of the network mode: on the host's
 // network the host's own resolver already owns 127.0.0.53, and a second
 // systemd-resolved would fight it for the address; with a network of its
-// own the container may run its own.
+// own the container may run its own. A link to the host needs its end in
+// the container configured: systemd-networkd does that for host0 (its
+// shipped 80-container-host0.network asks the host's networkd over DHCP),
+// so it is enabled where the tree has it, as nspawn images usually do.
 func (n *Network) prepare(t Tree) error {
-	if !n.hostNetwork() {
+	if n.hostNetwork() {
+		p := filepath.Join(t.Upper, systemUnits, "systemd-resolved.service")
+		os.Remove(p)
+		return os.Symlink("/dev/null", p)
+	}
+	if !n.link() {
 		return nil
 	}
-	p := filepath.Join(t.Upper, systemUnits, "systemd-resolved.service")
-	os.Remove(p)
-	return os.Symlink("/dev/null", p)
+	for _, unit := range []string{"/usr/lib/systemd/system/systemd-networkd.service", "/lib/systemd/system/systemd-networkd.service"} {
+		if fi, err := intree.Stat(t.Lower, unit); err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		wants := "/" + systemUnits + "/multi-user.target.wants"
+		if err := mkdirLike(t.Upper, t.Lower, wants); err != nil {
+			return err
+		}
+		p := filepath.Join(t.Upper, wants, "systemd-networkd.service")
+		if err := os.Symlink(unit, p); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		return nil
+	}
+	return nil
 }
 
 // The state keys are the original sdme's.
