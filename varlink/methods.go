@@ -136,11 +136,11 @@ func create(ctx context.Context, c *call) error {
 		opts.Name = *p.Name
 	}
 	return c.svc.withEngine(func(e *containers.Engine) error {
-		name, err := e.Create(ctx, opts)
+		created, err := e.Create(ctx, opts)
 		if err != nil {
 			return err
 		}
-		return c.Reply(ctx, nameParam{name})
+		return c.Reply(ctx, created)
 	})
 }
 

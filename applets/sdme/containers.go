@@ -45,12 +45,14 @@ is kept, whatever the shell's exit status; sdme exits with that status.`,
 			if err := a.load(); err != nil {
 				return err
 			}
-			name, err = a.engine.CreateAndStart(cmd.Context(), opts, time.Duration(timeout), func(step, n string) {
+			c, err := a.engine.CreateAndStart(cmd.Context(), opts, time.Duration(timeout), func(step, n string) {
 				a.note("%s '%s'", step, n)
 			})
 			if err != nil {
 				return err
 			}
+			a.warn(c.Warnings)
+			name = c.Name
 			fmt.Fprintln(a.stdout, name)
 			a.note("joining '%s'", name)
 			return a.join(cmd.Context(), name, user, argv)
@@ -107,12 +109,13 @@ unit, sdme@NAME.service; 'sdme set' changes them later.`,
 			if err := a.load(); err != nil {
 				return err
 			}
-			name, err = a.engine.Create(cmd.Context(), containers.CreateOptions{Name: name, Spec: sp})
+			c, err := a.engine.Create(cmd.Context(), containers.CreateOptions{Name: name, Spec: sp})
 			if err != nil {
 				return err
 			}
-			a.note("creating '%s'", name)
-			fmt.Fprintln(a.stdout, name)
+			a.note("creating '%s'", c.Name)
+			a.warn(c.Warnings)
+			fmt.Fprintln(a.stdout, c.Name)
 			return nil
 		},
 	}

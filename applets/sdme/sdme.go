@@ -67,6 +67,14 @@ func (a *app) note(format string, args ...any) {
 	fmt.Fprintf(a.stderr, format+"\n", args...)
 }
 
+// warn shows what the engine says will not work as asked, as
+// sdme-import shows an import's warnings.
+func (a *app) warn(warnings []string) {
+	for _, w := range warnings {
+		a.note("warning: %s", w)
+	}
+}
+
 // Command builds the sdme command tree.
 func Command(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}

@@ -27,17 +27,51 @@ type CreateOptions struct {
 	Spec spec.Spec
 }
 
+// Created is a container create made, and what it may lack on this host.
+type Created struct {
+	Name string `json:"name"`
+	// Warnings say what will not work as asked until the host changes
+	// (a unit the container relies on that is not running).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
 // machinesDir holds machinectl's images; a container may not shadow one.
 const machinesDir = "/var/lib/machines"
 
-// Create makes a stopped container and returns its name.
+// Create makes a stopped container and returns its name, with warnings.
 //
 // It claims the name first (an empty state file), then builds the layers
 // and the unit drop-in, and writes the full state last. If anything fails,
 // or ctx is cancelled, everything made so far is removed again. A process
 // killed outright leaves an incomplete container that ps shows and rm
 // removes.
-func (e *Engine) Create(ctx context.Context, opts CreateOptions) (name string, err error) {
+func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Created, error) {
+	name, err := e.create(ctx, opts)
+	if err != nil {
+		return Created{}, err
+	}
+	sp := opts.Spec
+	return Created{Name: name, Warnings: e.hostWarnings(ctx, name, &sp)}, nil
+}
+
+// hostWarnings says which units of the host that the container relies on
+// are not running, and what it lacks without them. A unit systemd cannot
+// be asked about is not a warning.
+func (e *Engine) hostWarnings(ctx context.Context, name string, s *spec.Spec) []string {
+	var out []string
+	for _, h := range s.HostUnits(name) {
+		sd, err := e.systemd(ctx)
+		if err != nil {
+			return out
+		}
+		if u, err := sd.UnitState(ctx, h.Unit); err == nil && u.ActiveState != "active" {
+			out = append(out, fmt.Sprintf("%s is not running on this host: %s", h.Unit, h.Without))
+		}
+	}
+	return out
+}
+
+func (e *Engine) create(ctx context.Context, opts CreateOptions) (name string, err error) {
 	if err := e.ready(); err != nil {
 		return "", err
 	}
@@ -189,23 +223,24 @@ func (e *Engine) removeFiles(name string) error {
 // CreateAndStart creates a container and boots it. If the boot fails, the
 // container is removed again: nothing of a failed create-and-start stays.
 // step, if not nil, hears of each step as it begins ("starting", name).
-func (e *Engine) CreateAndStart(ctx context.Context, opts CreateOptions, timeout time.Duration, step func(what, name string)) (string, error) {
+func (e *Engine) CreateAndStart(ctx context.Context, opts CreateOptions, timeout time.Duration, step func(what, name string)) (Created, error) {
 	if step == nil {
 		step = func(string, string) {}
 	}
-	name, err := e.Create(ctx, opts)
+	c, err := e.Create(ctx, opts)
 	if err != nil {
-		return "", err
+		return c, err
 	}
+	name := c.Name
 	step("creating", name)
 	step("starting", name)
 	if err := e.Start(ctx, name, timeout); err != nil {
 		step("removing", name)
 		// The removal must run even when ctx was cancelled (Ctrl-C).
 		if rerr := e.Remove(context.WithoutCancel(ctx), name, true); rerr != nil {
-			return name, errors.Join(err, fmt.Errorf("remove %q after the failed start: %w", name, rerr))
+			return c, errors.Join(err, fmt.Errorf("remove %q after the failed start: %w", name, rerr))
 		}
-		return name, err
+		return c, err
 	}
-	return name, nil
+	return c, nil
 }

@@ -142,7 +142,8 @@ const (
 	StopGraceful StopMode = iota
 	// StopTerminate asks machined to terminate the machine.
 	StopTerminate
-	// StopKill sends SIGKILL to every process of the container.
+	// StopKill sends SIGKILL to the container's init, which ends every
+	// process of its PID namespace at once.
 	StopKill
 )
 
@@ -222,7 +223,11 @@ func (e *Engine) Stop(ctx context.Context, name string, mode StopMode, timeout t
 	case StopTerminate:
 		err = sd.TerminateMachine(ctx, name)
 	case StopKill:
-		if err = sd.KillMachine(ctx, name, "all", syscall.SIGKILL); err == nil {
+		// The init, not "all": nspawn must live to undo what it set up on
+		// the host (the port forwards in nftables, the veth), which it does
+		// once the container is gone; killed, it would leave a dead
+		// container's forwards taking the host's ports.
+		if err = sd.KillMachine(ctx, name, "leader", syscall.SIGKILL); err == nil {
 			// So that a restart policy does not bring it back.
 			err = sd.StopUnit(wctx, unit)
 		}

@@ -187,6 +187,29 @@ func (n *Network) prepare(t Tree) error {
 	return nil
 }
 
+// hostUnits: the host's end of a veth, and a zone's bridge, get their
+// addresses, DHCP server and masquerading from the host's networkd (its
+// shipped 80-container-ve.network and 80-container-vz.network). A bridge
+// of the host's is the host's to configure.
+func (n *Network) hostUnits(name string) []HostUnit {
+	end := ""
+	switch {
+	case n.Bridge != "":
+		return nil
+	case n.Zone != "":
+		end = "vz-" + n.Zone
+	case n.Veth || len(n.Ports) > 0:
+		end = "ve-" + name
+		if len(end) > 15 { // nspawn shortens it to fit an interface name
+			end = end[:15]
+		}
+	default:
+		return nil
+	}
+	return []HostUnit{{"systemd-networkd.service",
+		fmt.Sprintf("the host's end of the container's link (%s) gets no address, and the container none, unless you configure it", end)}}
+}
+
 // The state keys are the original sdme's.
 func (n *Network) encode(kv map[string]string) {
 	flag := func(k string, on bool) {

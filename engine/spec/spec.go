@@ -90,6 +90,28 @@ func (s *Spec) Prepare(t Tree) error {
 	return nil
 }
 
+// HostUnit is a unit of the host a feature relies on, and what goes
+// missing while it does not run.
+type HostUnit struct {
+	Unit, Without string
+}
+
+// hostNeeder is a feature that relies on a unit of the host.
+type hostNeeder interface {
+	hostUnits(name string) []HostUnit
+}
+
+// HostUnits lists the units of the host that container name relies on.
+func (s *Spec) HostUnits(name string) []HostUnit {
+	var out []HostUnit
+	for _, f := range s.features() {
+		if h, ok := f.(hostNeeder); ok {
+			out = append(out, h.hostUnits(name)...)
+		}
+	}
+	return out
+}
+
 // Programs are the absolute paths of the programs a unit runs.
 type Programs struct {
 	Nspawn, Mount, Umount, Rmdir string

@@ -311,3 +311,26 @@ func TestNetworkDecodeRefusesOddFlags(t *testing.T) {
 		t.Errorf("PRIVATE_NETWORK=maybe: %v, want ErrCorrupt", err)
 	}
 }
+
+func TestHostUnits(t *testing.T) {
+	for _, c := range []struct {
+		n   Network
+		end string
+	}{
+		{Network{}, ""},
+		{Network{Private: true}, ""},
+		{Network{Bridge: "br0"}, ""},
+		{Network{Veth: true}, "ve-a-very-long-n"[:15]},
+		{Network{Ports: []Port{{"tcp", 80, 80}}}, "ve-a-very-long-n"[:15]},
+		{Network{Zone: "web"}, "vz-web"},
+	} {
+		s := Spec{Network: c.n}
+		hu := s.HostUnits("a-very-long-name")
+		switch {
+		case c.end == "" && len(hu) != 0:
+			t.Errorf("%+v: HostUnits = %v, want none", c.n, hu)
+		case c.end != "" && (len(hu) != 1 || hu[0].Unit != "systemd-networkd.service" || !strings.Contains(hu[0].Without, "("+c.end+")")):
+			t.Errorf("%+v: HostUnits = %v, want networkd for %s", c.n, hu, c.end)
+		}
+	}
+}
