@@ -61,6 +61,14 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (name string, e
 		}
 		defer l.Unlock()
 	}
+	if sp.Pod != "" {
+		// As the rootfs: pod rm refuses once the container exists.
+		l, err := e.pods.Use(string(sp.Pod))
+		if err != nil {
+			return "", err
+		}
+		defer l.Unlock()
+	}
 	name = opts.Name
 	if name != "" {
 		if err := names.Validate(name); err != nil {

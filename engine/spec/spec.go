@@ -34,6 +34,7 @@ type Spec struct {
 	Binds  Binds  `json:"binds,omitempty"`
 	Env    Env    `json:"env,omitempty"`
 	Limits Limits `json:"limits"`
+	Pod    Pod    `json:"pod,omitempty"`
 }
 
 // feature is one aspect of a container.
@@ -56,7 +57,7 @@ type preparer interface {
 // features lists the features of s in the order they contribute: the
 // order of nspawn's arguments and of the drop-in's settings.
 func (s *Spec) features() []feature {
-	return []feature{&s.Root, &s.Binds, &s.Env, &s.Limits}
+	return []feature{&s.Root, &s.Binds, &s.Env, &s.Limits, &s.Pod}
 }
 
 // Check validates every feature of s, and puts values in their normal
@@ -92,6 +93,9 @@ func (s *Spec) Prepare(t Tree) error {
 // Programs are the absolute paths of the programs a unit runs.
 type Programs struct {
 	Nspawn, Mount, Umount, Rmdir string
+	// Sdme is this binary, which the unit of a container in a pod runs
+	// before nspawn (sdme pod ensure).
+	Sdme string
 }
 
 // Input is what Build needs to know of the host.
@@ -110,6 +114,8 @@ type Input struct {
 // Plan is how a container is started: the mounts made before nspawn, the
 // nspawn command line, and the settings of the unit's drop-in.
 type Plan struct {
+	// Pre are commands run before the mounts; a failure fails the start.
+	Pre [][]string
 	// Mounts run in order before nspawn, and are undone in reverse.
 	Mounts []Mount
 	// Nspawn is the full systemd-nspawn command line.
@@ -175,6 +181,9 @@ func Build(s Spec, in Input) (Plan, error) {
 // mounts, nspawn and the teardown.
 func (p Plan) Dropin() []systemd.Section {
 	svc := append([]systemd.Setting(nil), p.Service...)
+	for _, argv := range p.Pre {
+		svc = append(svc, systemd.Exec("ExecStartPre", "", argv))
+	}
 	for _, m := range p.Mounts {
 		prefix := ""
 		if m.Optional {

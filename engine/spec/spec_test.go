@@ -26,7 +26,7 @@ func input(t *testing.T, name, lower string) Input {
 	}
 	return Input{
 		Name: name, Layout: layout.Layout{Datadir: "/var/lib/sdme"}, Lower: lower,
-		Programs:   Programs{Nspawn: "/usr/bin/systemd-nspawn", Mount: "/usr/bin/mount", Umount: "/usr/bin/umount", Rmdir: "/usr/bin/rmdir"},
+		Programs:   Programs{Nspawn: "/usr/bin/systemd-nspawn", Mount: "/usr/bin/mount", Umount: "/usr/bin/umount", Rmdir: "/usr/bin/rmdir", Sdme: "/usr/local/bin/sdme"},
 		HostMounts: mounts, TimeoutSec: 120,
 	}
 }
@@ -45,6 +45,7 @@ func TestPlanGolden(t *testing.T) {
 		{"binds", Spec{Root: hostClone, Binds: Binds{{Host: "/srv/data", Container: "/data"}, {Host: "/var/log/app", Container: "/log", ReadOnly: true}}}, "/"},
 		{"env", Spec{Root: Root{Rootfs: "debian"}, Env: Env{"A=1", `B=two words "q" 'q' 50% $HOME \n`}}, "/var/lib/sdme/fs/debian"},
 		{"limits", Spec{Root: Root{Rootfs: "debian"}, Limits: Limits{Memory: 2 << 30, CPUs: 0.5, CPUWeight: 200, TasksMax: 100}}, "/var/lib/sdme/fs/debian"},
+		{"pod", Spec{Root: Root{Rootfs: "debian"}, Pod: "web-pod"}, "/var/lib/sdme/fs/debian"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p, err := Build(c.spec, input(t, "web", c.lower))
@@ -94,6 +95,8 @@ func TestCheck(t *testing.T) {
 		{Env: Env{"A=", "_b1=x y", "C=a=b", `D="'%$\`}},
 		{Limits: Limits{Memory: 6 << 20, CPUs: 0.01, CPUWeight: 1, TasksMax: 1}},
 		{Limits: Limits{CPUs: 65536, CPUWeight: 10000, TasksMax: 1 << 22}},
+		{Pod: "p1"},
+		{Pod: "a-pod-with-a-long-name-0123456789"},
 	}
 	for _, s := range ok {
 		if err := s.Check(); err != nil {
@@ -132,6 +135,11 @@ func TestCheck(t *testing.T) {
 		"tasks":              {Limits: Limits{TasksMax: 1 << 23}},
 		"opaque relative":    {Root: Root{OpaqueDirs: []string{"var"}}},
 		"rootfs name":        {Root: Root{Rootfs: "../x"}},
+		"pod path":           {Pod: "../x"},
+		"pod upper":          {Pod: "Pod"},
+		"pod slash":          {Pod: "a/b"},
+		"pod long":           {Pod: Pod(strings.Repeat("p", 65))},
+		"pod digit":          {Pod: "1pod"},
 	}
 	for what, s := range bad {
 		if err := s.Check(); !errors.Is(err, errdefs.ErrInvalidArgument) {
@@ -232,6 +240,7 @@ func TestEncodeDecode(t *testing.T) {
 		Binds:  Binds{{Host: "/srv", Container: "/data", ReadOnly: true}},
 		Env:    Env{`A=x "y" $z \w`},
 		Limits: Limits{Memory: 1 << 30, CPUs: 1.25, CPUWeight: 3, TasksMax: 7},
+		Pod:    "db",
 	}
 	kv := map[string]string{}
 	in.Encode(kv)
@@ -249,5 +258,22 @@ func TestEncodeDecode(t *testing.T) {
 	s, err := Decode(func(k string) string { return map[string]string{"MEMORY": "2G", "CPUS": "0.5"}[k] })
 	if err != nil || s.Limits.Memory != 2<<30 || s.Limits.CPUs != 0.5 {
 		t.Errorf("Decode(MEMORY=2G) = %+v, %v", s.Limits, err)
+	}
+}
+
+func TestPodDecode(t *testing.T) {
+	if _, err := Decode(func(k string) string { return map[string]string{"POD": "../etc"}[k] }); !errors.Is(err, errdefs.ErrCorrupt) {
+		t.Errorf("Decode(POD=../etc) = %v, want ErrCorrupt", err)
+	}
+	s, err := Decode(func(string) string { return "" })
+	if err != nil || s.Pod != "" {
+		t.Errorf("a state without POD = %q, %v; want no pod", s.Pod, err)
+	}
+}
+
+func TestPodCheckNamesIt(t *testing.T) {
+	s := Spec{Pod: "Bad"}
+	if err := s.Check(); err == nil || !strings.Contains(err.Error(), "pod") || !strings.Contains(err.Error(), `"Bad"`) {
+		t.Errorf("Check = %v; want the pod's name", err)
 	}
 }
