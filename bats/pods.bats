@@ -40,6 +40,8 @@ fetch_from() {
   nsenter --net=/run/sdme/pods/p1/netns ip -o link show lo | grep -q 'LOOPBACK,UP'
   [ "$(nsenter --net=/run/sdme/pods/p1/netns ip -o link | wc -l)" = 1 ]
   [ "$(stat -c %a "$DATADIR/pods")" = 700 ]
+  [ "$(stat -c %a /run/sdme/pods)" = 700 ]
+  [ "$(stat -c %a /run/sdme)" = 755 ]
   run sdme pod ls
   assert_success
   assert_line --regexp '^p1 +yes +- +[0-9]{4}-'

@@ -264,6 +264,15 @@ func (s Store) Remove(name string) error {
 // runLock serialises the makers and removers of a pod's namespace; it is
 // in /run with the namespace, as Ensure needs no data directory.
 func runLock(name string) (*lock.Lock, error) {
+	// /run/sdme is also sdme.socket's directory, which every user must be
+	// able to enter (its DirectoryMode= applies only if systemd makes it);
+	// the namespaces below it are root's alone.
+	if err := os.MkdirAll(filepath.Dir(runDir), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(runDir, 0o700); err != nil {
+		return nil, err
+	}
 	return lock.Exclusive(filepath.Join(runDir, "."+name+".lock"), fmt.Sprintf("pod %q", name), 30*time.Second)
 }
 
