@@ -5,7 +5,7 @@ MANDIR  := $(PREFIX)/share/man/man1
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOFLAGS := -trimpath -ldflags "-s -w -X github.com/sdme/sdme/applets/sdme.version=$(VERSION)"
-APPLETS := sdme sdme-import
+APPLETS := sdme sdme-import sdme-pod
 
 .PHONY: all install test unit bats bench try deps unit-deps clean
 

@@ -1,5 +1,5 @@
 // sdme is one binary with several applets, chosen by the name it is run
-// as (argv[0]), in the manner of busybox: sdme, and later sdme-import and
+// as (argv[0]), in the manner of busybox: sdme, and sdme-import and
 // sdme-pod as symlinks to it.
 package main
 
@@ -12,12 +12,14 @@ import (
 
 	"github.com/sdme/sdme/applets/sdme"
 	"github.com/sdme/sdme/applets/sdmeimport"
+	"github.com/sdme/sdme/applets/sdmepod"
 )
 
 // applets maps each name the binary answers to onto its entry point.
 var applets = map[string]func(args []string) int{
 	"sdme":        func(args []string) int { return sdme.Main(args, os.Stdin, os.Stdout, os.Stderr) },
 	"sdme-import": func(args []string) int { return sdmeimport.Main(args, os.Stdin, os.Stdout, os.Stderr) },
+	"sdme-pod":    func(args []string) int { return sdmepod.Main(args, os.Stdin, os.Stdout, os.Stderr) },
 }
 
 func main() {

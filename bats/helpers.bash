@@ -31,3 +31,6 @@ remove_everything() {
   remove_all
   for r in $(ls "$DATADIR/fs" 2>/dev/null); do sdme fs rm "$r" >/dev/null 2>&1 || true; done
 }
+
+# opaque PATH: the overlay's opaque attribute of PATH (no getfattr here).
+opaque() { python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], "trusted.overlay.opaque").decode())' "$1"; }

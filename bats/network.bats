@@ -79,6 +79,7 @@ links() { sdme exec "$1" ls /sys/class/net | tr '\n' ' '; }
 --network-bridge sdme/br
 --network-zone abcdefghijklm
 --network-zone tz --network-bridge lo
+--network-bridge 123
 --port 0
 --port http
 --port 70000
@@ -87,6 +88,21 @@ links() { sdme exec "$1" ls /sys/class/net | tr '\n' ' '; }
 --port 80 --port 80:81
 EOF2
   [ "$(sdme ps --json | jq length)" = 0 ]
+  # A pod is the whole network.
+  sdme pod new netpod
+  run --separate-stderr sdme create nbad --pod netpod --network-veth
+  [ "$status" = 2 ]
+  [[ "$stderr" == *'pod "netpod"'*"--pod"* ]]
+  assert_no_leftovers nbad
+  sdme pod rm netpod
+  # One host port, one container.
+  sdme create np2 -p 8090:80
+  run --separate-stderr sdme create nbad -p 8090:81
+  [ "$status" = 2 ]
+  [[ "$stderr" == *'container "np2" forwards host port tcp:8090 already'* ]]
+  assert_no_leftovers nbad
+  sdme create np3 -p udp:8090
+  sdme rm np2 np3
 }
 
 @test "network options through io.sdme" {
@@ -121,6 +137,11 @@ addr4() {
   [ "$(readlink $DATADIR/containers/nw1/upper/etc/systemd/system/multi-user.target.wants/systemd-networkd.service)" = \
     /usr/lib/systemd/system/systemd-networkd.service ]
   sdme start nw1
+  # Name servers: the host's resolv.conf (no resolved on this host) ...
+  run sdme exec nw1 cat /etc/resolv.conf
+  assert_output "$(cat /etc/resolv.conf)"
+  # ... and none of the host's own network configuration.
+  [ "$(opaque $DATADIR/containers/nw1/upper/etc/systemd/network)" = y ]
   ip=$(addr4 nw1 host0)
   sdme exec nw1 systemd-run --unit=web --property=WorkingDirectory=/etc python3 -m http.server 80
   run curl -sf --retry 20 --retry-delay 0 --retry-all-errors --max-time 2 "http://$ip/hostname"

@@ -6,9 +6,6 @@ load helpers
 
 VL=/run/sdme/io.sdme
 
-# opaque PATH: the overlay's opaque attribute of PATH (no getfattr here).
-opaque() { python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], "trusted.overlay.opaque").decode())' "$1"; }
-
 # vl METHOD [JSON]: varlinkctl call as root, short JSON on stdout.
 vl() { varlinkctl call --json=short "$VL" "io.sdme.$1" "${2:-{\}}"; }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/sdme/sdme/engine/containers"
 	"github.com/sdme/sdme/engine/errdefs"
 	"github.com/sdme/sdme/engine/importer"
+	"github.com/sdme/sdme/engine/pods"
 	"github.com/sdme/sdme/engine/progress"
 	"github.com/sdme/sdme/engine/rootfs"
 )
@@ -23,6 +24,7 @@ type Engine struct {
 	cfg        config.Config
 	containers *containers.Engine
 	store      rootfs.Store
+	pods       pods.Store
 }
 
 // Open loads the configuration file at path (config.Path) and returns the
@@ -38,7 +40,7 @@ func Open(path string) (*Engine, error) {
 // New returns the engine for cfg. It connects to systemd only when a call
 // needs it.
 func New(cfg config.Config) *Engine {
-	return &Engine{cfg: cfg, containers: containers.New(cfg), store: rootfs.New(cfg.Datadir)}
+	return &Engine{cfg: cfg, containers: containers.New(cfg), store: rootfs.New(cfg.Datadir), pods: pods.New(cfg.Datadir)}
 }
 
 // Config is the configuration the engine was made with.
@@ -58,6 +60,48 @@ func (e *Engine) Rootfs() (rootfs.Store, error) {
 		return rootfs.Store{}, err
 	}
 	return e.store, nil
+}
+
+// Pods returns the pods of the configured data directory.
+func (e *Engine) Pods() (pods.Store, error) {
+	if err := requireRoot(); err != nil {
+		return pods.Store{}, err
+	}
+	return e.pods, nil
+}
+
+// RemovePod removes pod name. It refuses while containers are in it,
+// naming them; with force it removes those containers first (stopping
+// them), as `podman pod rm -f` does.
+func (e *Engine) RemovePod(ctx context.Context, name string, force bool) error {
+	if err := requireRoot(); err != nil {
+		return err
+	}
+	if force {
+		users, err := e.pods.Users(name)
+		if err != nil {
+			return err
+		}
+		for _, c := range users {
+			if err := e.containers.Remove(ctx, c, true); err != nil {
+				return fmt.Errorf("pod %q: remove container %q: %w", name, c, err)
+			}
+		}
+	}
+	return e.pods.Remove(name)
+}
+
+// EnsurePod makes the network namespace of pod name if it is gone: the
+// unit of a container in the pod runs it before nspawn. It reads neither
+// the configuration nor the data directory.
+func EnsurePod(name string) error {
+	if err := requireRoot(); err != nil {
+		return err
+	}
+	if err := pods.Ensure(name); err != nil {
+		return fmt.Errorf("pod %q: %w", name, err)
+	}
+	return nil
 }
 
 // Import imports opts.Source into the rootfs store, reporting progress to

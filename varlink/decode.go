@@ -38,8 +38,13 @@ func decode(raw *json.RawMessage, v any, required ...string) (field string, ok b
 func badField(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
-		f, _, _ := strings.Cut(te.Field, ".")
-		return f
+		// The path of the field; an embedded struct (the container's
+		// spec) is a Go name, not a parameter's.
+		for _, f := range strings.Split(te.Field, ".") {
+			if f != "" && (f[0] < 'A' || f[0] > 'Z') {
+				return f
+			}
+		}
 	}
 	// encoding/json says: json: unknown field "name"
 	if _, f, ok := strings.Cut(err.Error(), "unknown field "); ok {

@@ -31,6 +31,7 @@ type kindErrors struct {
 var byKind = map[errdefs.Kind]kindErrors{
 	errdefs.Container: {"io.sdme.NoSuchContainer", "io.sdme.ContainerExists", "io.sdme.BadState"},
 	errdefs.Rootfs:    {"io.sdme.NoSuchRootfs", "io.sdme.RootfsExists", "io.sdme.RootfsInUse"},
+	errdefs.Pod:       {"io.sdme.NoSuchPod", "io.sdme.PodExists", "io.sdme.PodInUse"},
 	"":                {notFound: "io.sdme.TransferFailed"},
 }
 
@@ -39,6 +40,7 @@ var byKind = map[errdefs.Kind]kindErrors{
 var withMessage = map[string]bool{
 	"io.sdme.InvalidArgument": true,
 	"io.sdme.BadState":        true,
+	"io.sdme.PodInUse":        true,
 	"io.sdme.BootFailed":      true,
 	"io.sdme.TransferFailed":  true,
 	"io.sdme.Failed":          true,
@@ -109,11 +111,17 @@ func hint(e *errdefs.Error) string {
 	case errdefs.HintKill:
 		return "stop it with Stop and mode kill"
 	case errdefs.HintList:
-		if e.Kind == errdefs.Rootfs {
+		switch e.Kind {
+		case errdefs.Rootfs:
 			return "see ListRootfs"
+		case errdefs.Pod:
+			return "see ListPods"
 		}
 		return "see List"
 	case errdefs.HintForce:
+		if e.Kind == errdefs.Pod {
+			return "remove the containers first, or set force to remove them with the pod"
+		}
 		return "set force to replace it"
 	case errdefs.HintName:
 		return "give a name"

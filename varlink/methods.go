@@ -9,6 +9,7 @@ import (
 	"github.com/sdme/sdme/engine/config"
 	"github.com/sdme/sdme/engine/containers"
 	"github.com/sdme/sdme/engine/importer"
+	"github.com/sdme/sdme/engine/pods"
 	"github.com/sdme/sdme/engine/progress"
 	"github.com/sdme/sdme/engine/rootfs"
 	"github.com/sdme/sdme/engine/spec"
@@ -31,6 +32,9 @@ func methods() map[string]method {
 		"ListRootfs":   {false, listRootfs},
 		"ImportRootfs": {true, importRootfs},
 		"RemoveRootfs": {true, removeRootfs},
+		"CreatePod":    {true, createPod},
+		"ListPods":     {false, listPods},
+		"RemovePod":    {true, removePod},
 		"GetConfig":    {false, getConfig},
 		"SetConfig":    {true, setConfig},
 	}
@@ -376,4 +380,68 @@ func setConfig(ctx context.Context, c *call) error {
 		return err
 	}
 	return c.Reply(ctx, struct{}{})
+}
+
+func createPod(ctx context.Context, c *call) error {
+	var p nameParam
+	if ok, err := c.params(ctx, &p, "name"); !ok {
+		return err
+	}
+	return c.svc.with(func(e *engine.Engine) error {
+		store, err := e.Pods()
+		if err != nil {
+			return err
+		}
+		info, err := store.Create(p.Name)
+		if err != nil {
+			return err
+		}
+		return c.Reply(ctx, struct {
+			Pod pods.Info `json:"pod"`
+		}{info})
+	})
+}
+
+func listPods(ctx context.Context, c *call) error {
+	name, ok, err := listParams(ctx, c)
+	if !ok {
+		return err
+	}
+	return c.svc.with(func(e *engine.Engine) error {
+		store, err := e.Pods()
+		if err != nil {
+			return err
+		}
+		var out []pods.Info
+		if name != nil {
+			info, err := store.Get(*name)
+			if err != nil {
+				return err
+			}
+			out = append(out, info)
+		} else if out, err = store.List(); err != nil {
+			return err
+		}
+		return enumerate(ctx, c, out, "io.sdme.NoSuchPod", func(i pods.Info) any {
+			return struct {
+				Pod pods.Info `json:"pod"`
+			}{i}
+		})
+	})
+}
+
+func removePod(ctx context.Context, c *call) error {
+	var p struct {
+		Name  string `json:"name"`
+		Force *bool  `json:"force"`
+	}
+	if ok, err := c.params(ctx, &p, "name"); !ok {
+		return err
+	}
+	return c.svc.with(func(e *engine.Engine) error {
+		if err := e.RemovePod(ctx, p.Name, p.Force != nil && *p.Force); err != nil {
+			return err
+		}
+		return c.Reply(ctx, struct{}{})
+	})
 }

@@ -81,7 +81,10 @@ func TestErrorNames(t *testing.T) {
 		{wrap(errdefs.ErrExists), "io.sdme.Failed"},
 		{about(errdefs.Rootfs, errdefs.ErrFailedPrecondition), "io.sdme.RootfsInUse"},
 		{about(errdefs.Container, errdefs.ErrFailedPrecondition), "io.sdme.BadState"},
-		{about("pod", errdefs.ErrNotFound), "io.sdme.Failed"}, // a kind the interface does not know yet
+		{about(errdefs.Pod, errdefs.ErrNotFound), "io.sdme.NoSuchPod"},
+		{about(errdefs.Pod, errdefs.ErrExists), "io.sdme.PodExists"},
+		{about(errdefs.Pod, errdefs.ErrFailedPrecondition), "io.sdme.PodInUse"},
+		{about("volume", errdefs.ErrNotFound), "io.sdme.Failed"}, // a kind the interface does not know
 		{wrap(errdefs.ErrInvalidName), "io.sdme.InvalidName"},
 		{wrap(errdefs.ErrInvalidArgument), "io.sdme.InvalidArgument"},
 		{wrap(errdefs.ErrAmbiguous), "io.sdme.InvalidArgument"},

@@ -110,11 +110,17 @@ func hint(e *errdefs.Error) string {
 	case errdefs.HintKill:
 		return fmt.Sprintf("force it with 'sdme stop --kill %s'", e.Name)
 	case errdefs.HintList:
-		if e.Kind == errdefs.Rootfs {
+		switch e.Kind {
+		case errdefs.Rootfs:
 			return "see 'sdme fs ls'"
+		case errdefs.Pod:
+			return "see 'sdme pod ls'"
 		}
 		return "see 'sdme ps'"
 	case errdefs.HintForce:
+		if e.Kind == errdefs.Pod {
+			return "remove the containers first, or use --force to remove them with the pod"
+		}
 		return "use --force to replace it"
 	case errdefs.HintRoot:
 		return "run it with sudo"

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sdme/sdme/applets/cli"
+	"github.com/sdme/sdme/applets/sdmepod"
 	"github.com/sdme/sdme/engine"
 	"github.com/sdme/sdme/engine/config"
 	"github.com/sdme/sdme/engine/containers"
@@ -115,6 +116,10 @@ sdme needs root: run it with sudo.`,
 	fs := a.fsCmd()
 	fs.GroupID = "fs"
 	root.AddCommand(fs)
+	root.AddGroup(&cobra.Group{ID: "pods", Title: "Pods:"})
+	pod := sdmepod.Command("pod", stdout, stderr)
+	pod.GroupID = "pods"
+	root.AddCommand(pod)
 	for _, c := range []*cobra.Command{a.configCmd(), a.varlinkCmd()} {
 		c.GroupID = "other"
 		root.AddCommand(c)

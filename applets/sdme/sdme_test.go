@@ -46,6 +46,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"create", "a", "b"}, "create takes at most one NAME"},
 		{[]string{"stop", "--term", "--kill", "x"}, "--term and --kill contradict each other"},
 		{[]string{"ps", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"pod", "frobnicate"}, `unknown command "frobnicate" for 'sdme pod'`},
+		{[]string{"pod", "new"}, "name the pod to make"},
+		{[]string{"pod", "rm"}, "name the pod to remove"},
+		{[]string{"pod", "ls", "x"}, "pod ls takes no arguments"},
+		{[]string{"pod", "ensure"}, "name the pod"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if got := Main(c.args, strings.NewReader(""), &stdout, &stderr); got != 2 || !strings.Contains(stderr.String(), c.want) {

@@ -33,6 +33,7 @@ import (
 	"github.com/sdme/sdme/engine/layout"
 	"github.com/sdme/sdme/engine/lock"
 	"github.com/sdme/sdme/engine/names"
+	"github.com/sdme/sdme/engine/pods"
 	"github.com/sdme/sdme/engine/rootfs"
 	"github.com/sdme/sdme/engine/spec"
 	"github.com/sdme/sdme/engine/state"
@@ -45,6 +46,7 @@ type Engine struct {
 	cfg    config.Config
 	layout layout.Layout
 	fs     rootfs.Store
+	pods   pods.Store
 	mu     sync.Mutex // guards sd
 	sd     *systemd.Client
 
@@ -54,7 +56,7 @@ type Engine struct {
 // New returns an Engine for the settings in cfg. It connects to systemd
 // only when a call needs it.
 func New(cfg config.Config) *Engine {
-	return &Engine{cfg: cfg, layout: layout.Layout{Datadir: cfg.Datadir}, fs: rootfs.New(cfg.Datadir)}
+	return &Engine{cfg: cfg, layout: layout.Layout{Datadir: cfg.Datadir}, fs: rootfs.New(cfg.Datadir), pods: pods.New(cfg.Datadir)}
 }
 
 // Close releases the D-Bus connections, if any were made.

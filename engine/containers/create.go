@@ -86,10 +86,21 @@ func (e *Engine) create(ctx context.Context, opts CreateOptions) (name string, e
 	if err := sp.Check(); err != nil {
 		return "", err
 	}
+	if err := e.portsFree(sp.Ports); err != nil {
+		return "", err
+	}
 	if sp.Rootfs != "" {
 		// Held until the container exists, so that the rootfs cannot be
 		// removed under it; from then on, fs rm sees the container.
 		l, err := e.fs.Use(sp.Rootfs)
+		if err != nil {
+			return "", err
+		}
+		defer l.Unlock()
+	}
+	if sp.Pod != "" {
+		// As the rootfs: pod rm refuses once the container exists.
+		l, err := e.pods.Use(string(sp.Pod))
 		if err != nil {
 			return "", err
 		}
@@ -154,6 +165,29 @@ func (e *Engine) create(ctx context.Context, opts CreateOptions) (name string, e
 		return "", err
 	}
 	return name, nil
+}
+
+// portsFree refuses a host port that another container forwards already:
+// nftables holds one forward per port, and the second container's would
+// silently not exist.
+func (e *Engine) portsFree(ports []spec.Port) error {
+	if len(ports) == 0 {
+		return nil
+	}
+	states, err := e.states()
+	if err != nil {
+		return err
+	}
+	for _, st := range states {
+		for _, theirs := range st.c.Spec.Ports {
+			for _, p := range ports {
+				if p.Protocol == theirs.Protocol && p.Host == theirs.Host {
+					return spec.Invalid("port", p.String(), fmt.Sprintf("container %q forwards host port %s:%d already", st.name, p.Protocol, p.Host))
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // takenNames returns a test for names that are in use: sdme containers,

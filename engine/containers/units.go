@@ -18,7 +18,13 @@ func findPrograms() (spec.Programs, error) {
 	if err != nil {
 		return spec.Programs{}, err
 	}
-	return spec.Programs{Nspawn: p[0], Mount: p[1], Umount: p[2], Rmdir: p[3]}, nil
+	// The unit of a container in a pod runs this binary (sdme pod ensure):
+	// the sdme that last wrote the drop-in.
+	self, err := os.Executable()
+	if err != nil {
+		return spec.Programs{}, fmt.Errorf("the path of sdme: %w", err)
+	}
+	return spec.Programs{Nspawn: p[0], Mount: p[1], Umount: p[2], Rmdir: p[3], Sdme: self}, nil
 }
 
 // lower is the read-only layer a container is built on.
@@ -45,6 +51,7 @@ func (e *Engine) plan(name string, s spec.Spec, timeoutSec int) (spec.Plan, erro
 	return spec.Build(s, spec.Input{
 		Name: name, Layout: e.layout, Lower: e.lower(s), Programs: progs,
 		HostMounts: mounts, TimeoutSec: timeoutSec,
+		HostResolved: exists("/run/systemd/resolve/resolv.conf"),
 	})
 }
 

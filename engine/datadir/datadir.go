@@ -4,7 +4,7 @@
 // running containers: a local user who could walk into it could run those
 // binaries as root, open those devices, or read any container's files.
 //
-// Modes: DATADIR and its top directories (state, containers, fs, locks)
+// Modes: DATADIR and its top directories (state, containers, fs, pods, locks)
 // are 0700 and root's; below them, trees keep the modes their images
 // give them, which is safe only because nobody else can get that far.
 package datadir
@@ -39,7 +39,7 @@ func Prepare(l layout.Layout) error {
 	if err := os.MkdirAll(filepath.Dir(l.Datadir), 0o755); err != nil {
 		return err
 	}
-	for _, dir := range []string{l.Datadir, l.StateDir(), l.ContainersDir(), l.FsDir(), l.LocksDir()} {
+	for _, dir := range []string{l.Datadir, l.StateDir(), l.ContainersDir(), l.FsDir(), l.PodsDir(), l.LocksDir()} {
 		if err := private(dir); err != nil {
 			return fmt.Errorf("data directory %s: %w", l.Datadir, err)
 		}

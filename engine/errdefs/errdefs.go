@@ -76,6 +76,7 @@ type Kind string
 const (
 	Container Kind = "container"
 	Rootfs    Kind = "rootfs"
+	Pod       Kind = "pod"
 )
 
 // Hint is what the caller can do about an error. It is a value, not words:

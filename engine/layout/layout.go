@@ -11,7 +11,10 @@
 //	DATADIR/fs/.NAME.meta                 what is known of it (KEY=VALUE)
 //	DATADIR/fs/.NAME.import-PID/          an import in progress, renamed to fs/NAME when done
 //	DATADIR/fs/.NAME.remove-PID/          a rootfs being removed
+//	DATADIR/pods/NAME/state               a pod's record (KEY=VALUE)
 //	DATADIR/locks/KIND/NAME.lock          per-object flock files
+//	/run/sdme/pods/NAME/netns             a pod's network namespace (a bind
+//	                                      mount of an nsfs file; gone at reboot)
 //	/etc/systemd/system/sdme@.service     the template unit
 //	/etc/systemd/system/sdme@NAME.service.d/sdme.conf  per-container drop-in
 //	/run/systemd/system.control/sdme@NAME.service.d/   limits applied at run
@@ -58,6 +61,17 @@ func (l Layout) Staging(name, kind string, pid int) string {
 func (l Layout) StagingPattern(name, kind string) string {
 	return filepath.Join(l.FsDir(), "."+name+"."+kind+"-*")
 }
+
+func (l Layout) PodsDir() string             { return filepath.Join(l.Datadir, "pods") }
+func (l Layout) PodDir(name string) string   { return filepath.Join(l.PodsDir(), name) }
+func (l Layout) PodState(name string) string { return filepath.Join(l.PodDir(name), "state") }
+
+// PodsRunDir holds the pods' network namespaces. It is in /run: a network
+// namespace does not outlive the kernel, and neither does its bind mount.
+const PodsRunDir = "/run/sdme/pods"
+
+// PodNetns is the bind mount that keeps pod name's network namespace.
+func PodNetns(name string) string { return filepath.Join(PodsRunDir, name, "netns") }
 
 func (l Layout) LocksDir() string { return filepath.Join(l.Datadir, "locks") }
 

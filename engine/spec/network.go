@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sdme/sdme/engine/intree"
 )
 
@@ -80,9 +82,8 @@ func (n *Network) hostNetwork() bool { return !n.Private && !n.link() }
 // refuse at start: both a bridge and a zone, a bridge that is not there,
 // names no interface can have.
 func (n *Network) check() error {
-	if len(n.Ports) > 0 && n.Bridge == "" && n.Zone == "" {
-		n.Veth = true
-	}
+	// A bridge or a zone brings its own veth.
+	n.Veth = (n.Veth || len(n.Ports) > 0) && n.Bridge == "" && n.Zone == ""
 	if n.link() {
 		n.Private = true
 	}
@@ -124,8 +125,8 @@ func (n *Network) check() error {
 // ifname reports whether s can name a network interface of at most max
 // bytes (the kernel's limit is 15) without surprising anyone.
 func ifname(s string, max int) bool {
-	if s == "" || len(s) > max {
-		return false
+	if s == "" || len(s) > max || strings.Trim(s, "0123456789") == "" {
+		return false // all digits read as an interface index
 	}
 	for _, c := range s {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
@@ -136,7 +137,7 @@ func ifname(s string, max int) bool {
 }
 
 // plan says what check's normal form says, whether or not check ran.
-func (n *Network) plan(_ Input, p *Plan) error {
+func (n *Network) plan(in Input, p *Plan) error {
 	if !n.hostNetwork() {
 		p.Nspawn = append(p.Nspawn, "--private-network")
 	}
@@ -150,6 +151,16 @@ func (n *Network) plan(_ Input, p *Plan) error {
 	}
 	for _, port := range n.Ports {
 		p.Nspawn = append(p.Nspawn, "--port="+port.String())
+	}
+	// With a link out the container needs name servers: the uplink's,
+	// which resolved knows, else the host's own resolv.conf. (nspawn's
+	// auto mode leaves a private network's resolv.conf alone.)
+	if n.link() {
+		mode := "copy-host"
+		if in.HostResolved {
+			mode = "copy-uplink"
+		}
+		p.Nspawn = append(p.Nspawn, "--resolv-conf="+mode)
 	}
 	return nil
 }
@@ -169,6 +180,16 @@ func (n *Network) prepare(t Tree) error {
 	}
 	if !n.link() {
 		return nil
+	}
+	if t.Lower == "/" {
+		// A clone's networkd would bring up the host's own networks,
+		// devices and addresses (.netdev, .network) on its link.
+		if err := mkdirLike(t.Upper, t.Lower, "/etc/systemd/network"); err != nil {
+			return err
+		}
+		if err := unix.Setxattr(filepath.Join(t.Upper, "etc/systemd/network"), "trusted.overlay.opaque", []byte("y"), 0); err != nil {
+			return fmt.Errorf("make /etc/systemd/network opaque: %w", err)
+		}
 	}
 	for _, unit := range []string{"/usr/lib/systemd/system/systemd-networkd.service", "/lib/systemd/system/systemd-networkd.service"} {
 		if fi, err := intree.Stat(t.Lower, unit); err != nil || !fi.Mode().IsRegular() {
@@ -200,8 +221,8 @@ func (n *Network) hostUnits(name string) []HostUnit {
 		end = "vz-" + n.Zone
 	case n.Veth || len(n.Ports) > 0:
 		end = "ve-" + name
-		if len(end) > 15 { // nspawn shortens it to fit an interface name
-			end = end[:15]
+		if len(end) > 15 {
+			end = "ve-..., as nspawn shortens the name"
 		}
 	default:
 		return nil
@@ -245,7 +266,7 @@ func (n *Network) decode(take func(string) string) error {
 		case "1", "yes":
 			return true
 		}
-		bad = fmt.Errorf("%s is neither 1 nor empty", k)
+		bad = fmt.Errorf("%s is neither 1, yes nor empty", k)
 		return false
 	}
 	n.Private, n.Veth = on("PRIVATE_NETWORK"), on("NETWORK_VETH")

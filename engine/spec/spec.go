@@ -35,6 +35,7 @@ type Spec struct {
 	Binds  Binds  `json:"binds,omitempty"`
 	Env    Env    `json:"env,omitempty"`
 	Limits Limits `json:"limits"`
+	Pod    Pod    `json:"pod,omitempty"`
 }
 
 // feature is one aspect of a container.
@@ -57,7 +58,7 @@ type preparer interface {
 // features lists the features of s in the order they contribute: the
 // order of nspawn's arguments and of the drop-in's settings.
 func (s *Spec) features() []feature {
-	return []feature{&s.Root, &s.Network, &s.Binds, &s.Env, &s.Limits}
+	return []feature{&s.Root, &s.Network, &s.Binds, &s.Env, &s.Limits, &s.Pod}
 }
 
 // Check validates every feature of s, and puts values in their normal
@@ -67,6 +68,11 @@ func (s *Spec) Check() error {
 		if err := f.check(); err != nil {
 			return err
 		}
+	}
+	// A pod is the container's whole network: no other network options
+	// go with it.
+	if s.Pod != "" && !s.Network.hostNetwork() {
+		return Invalid("pod", string(s.Pod), "a container in a pod has the pod's network; --private-network, --network-* and --port do not go with --pod")
 	}
 	return nil
 }
@@ -115,6 +121,9 @@ func (s *Spec) HostUnits(name string) []HostUnit {
 // Programs are the absolute paths of the programs a unit runs.
 type Programs struct {
 	Nspawn, Mount, Umount, Rmdir string
+	// Sdme is this binary, which the unit of a container in a pod runs
+	// before nspawn (sdme pod ensure).
+	Sdme string
 }
 
 // Input is what Build needs to know of the host.
@@ -126,6 +135,9 @@ type Input struct {
 	Programs Programs
 	// HostMounts is the host's mount table, for a clone of /.
 	HostMounts []mountinfo.Mount
+	// HostResolved says systemd-resolved runs on the host, which then
+	// knows the uplink's DNS servers.
+	HostResolved bool
 	// TimeoutSec bounds the mounts plus the boot.
 	TimeoutSec int
 }
@@ -133,6 +145,8 @@ type Input struct {
 // Plan is how a container is started: the mounts made before nspawn, the
 // nspawn command line, and the settings of the unit's drop-in.
 type Plan struct {
+	// Pre are commands run before the mounts; a failure fails the start.
+	Pre [][]string
 	// Mounts run in order before nspawn, and are undone in reverse.
 	Mounts []Mount
 	// Nspawn is the full systemd-nspawn command line.
@@ -198,6 +212,9 @@ func Build(s Spec, in Input) (Plan, error) {
 // mounts, nspawn and the teardown.
 func (p Plan) Dropin() []systemd.Section {
 	svc := append([]systemd.Setting(nil), p.Service...)
+	for _, argv := range p.Pre {
+		svc = append(svc, systemd.Exec("ExecStartPre", "", argv))
+	}
 	for _, m := range p.Mounts {
 		prefix := ""
 		if m.Optional {

@@ -27,7 +27,7 @@ func input(t *testing.T, name, lower string) Input {
 	}
 	return Input{
 		Name: name, Layout: layout.Layout{Datadir: "/var/lib/sdme"}, Lower: lower,
-		Programs:   Programs{Nspawn: "/usr/bin/systemd-nspawn", Mount: "/usr/bin/mount", Umount: "/usr/bin/umount", Rmdir: "/usr/bin/rmdir"},
+		Programs:   Programs{Nspawn: "/usr/bin/systemd-nspawn", Mount: "/usr/bin/mount", Umount: "/usr/bin/umount", Rmdir: "/usr/bin/rmdir", Sdme: "/usr/local/bin/sdme"},
 		HostMounts: mounts, TimeoutSec: 120,
 	}
 }
@@ -49,6 +49,7 @@ func TestPlanGolden(t *testing.T) {
 		{"ports", Spec{Root: Root{Rootfs: "debian"}, Network: Network{Ports: []Port{{"tcp", 8080, 80}, {"udp", 53, 53}}}}, "/var/lib/sdme/fs/debian"},
 		{"network-zone", Spec{Root: Root{Rootfs: "debian"}, Network: Network{Zone: "web", Ports: []Port{{"tcp", 8443, 443}}}}, "/var/lib/sdme/fs/debian"},
 		{"limits", Spec{Root: Root{Rootfs: "debian"}, Limits: Limits{Memory: 2 << 30, CPUs: 0.5, CPUWeight: 200, TasksMax: 100}}, "/var/lib/sdme/fs/debian"},
+		{"pod", Spec{Root: Root{Rootfs: "debian"}, Pod: "web-pod"}, "/var/lib/sdme/fs/debian"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p, err := Build(c.spec, input(t, "web", c.lower))
@@ -98,6 +99,8 @@ func TestCheck(t *testing.T) {
 		{Env: Env{"A=", "_b1=x y", "C=a=b", `D="'%$\`}},
 		{Limits: Limits{Memory: 6 << 20, CPUs: 0.01, CPUWeight: 1, TasksMax: 1}},
 		{Limits: Limits{CPUs: 65536, CPUWeight: 10000, TasksMax: 1 << 22}},
+		{Pod: "p1"},
+		{Pod: "a-pod-with-a-long-name-0123456789"},
 	}
 	for _, s := range ok {
 		if err := s.Check(); err != nil {
@@ -136,6 +139,14 @@ func TestCheck(t *testing.T) {
 		"tasks":              {Limits: Limits{TasksMax: 1 << 23}},
 		"opaque relative":    {Root: Root{OpaqueDirs: []string{"var"}}},
 		"rootfs name":        {Root: Root{Rootfs: "../x"}},
+		"pod and veth":       {Pod: "db", Network: Network{Veth: true}},
+		"pod and private":    {Pod: "db", Network: Network{Private: true}},
+		"pod and port":       {Pod: "db", Network: Network{Ports: []Port{{"tcp", 80, 80}}}},
+		"pod path":           {Pod: "../x"},
+		"pod upper":          {Pod: "Pod"},
+		"pod slash":          {Pod: "a/b"},
+		"pod long":           {Pod: Pod(strings.Repeat("p", 65))},
+		"pod digit":          {Pod: "1pod"},
 	}
 	for what, s := range bad {
 		if err := s.Check(); !errors.Is(err, errdefs.ErrInvalidArgument) {
@@ -237,6 +248,7 @@ func TestEncodeDecode(t *testing.T) {
 		Binds:   Binds{{Host: "/srv", Container: "/data", ReadOnly: true}},
 		Env:     Env{`A=x "y" $z \w`},
 		Limits:  Limits{Memory: 1 << 30, CPUs: 1.25, CPUWeight: 3, TasksMax: 7},
+		Pod:     "db",
 	}
 	kv := map[string]string{}
 	in.Encode(kv)
@@ -280,7 +292,7 @@ func TestNetworkCheck(t *testing.T) {
 	if err := n.check(); err != nil || !n.Private || !n.Veth {
 		t.Errorf("a port: %+v, %v; want a private network with a veth", n, err)
 	}
-	n = Network{Zone: "web"}
+	n = Network{Zone: "web", Veth: true}
 	if err := n.check(); err != nil || !n.Private || n.Veth {
 		t.Errorf("a zone: %+v, %v; want a private network, no veth of its own", n, err)
 	}
@@ -288,6 +300,7 @@ func TestNetworkCheck(t *testing.T) {
 		"bridge and zone": {Bridge: "br0", Zone: "web"},
 		"no such bridge":  {Bridge: "sdme-nosuchbr"},
 		"bridge name":     {Bridge: "br/0"},
+		"all digits":      {Bridge: "123"},
 		"long zone":       {Zone: "abcdefghijklm"},
 		"zone name":       {Zone: "a b"},
 		"protocol":        {Ports: []Port{{"sctp", 1, 1}}},
@@ -320,10 +333,16 @@ func TestHostUnits(t *testing.T) {
 		{Network{}, ""},
 		{Network{Private: true}, ""},
 		{Network{Bridge: "br0"}, ""},
-		{Network{Veth: true}, "ve-a-very-long-n"[:15]},
-		{Network{Ports: []Port{{"tcp", 80, 80}}}, "ve-a-very-long-n"[:15]},
+		{Network{Veth: true}, "ve-..., as nspawn shortens the name"},
+		{Network{Ports: []Port{{"tcp", 80, 80}}}, "ve-..., as nspawn shortens the name"},
 		{Network{Zone: "web"}, "vz-web"},
 	} {
+		if c.end == "ve-..., as nspawn shortens the name" {
+			// A short name is the interface's own.
+			if hu := (&Spec{Network: c.n}).HostUnits("db"); len(hu) != 1 || !strings.Contains(hu[0].Without, "(ve-db)") {
+				t.Errorf("%+v: HostUnits(db) = %v", c.n, hu)
+			}
+		}
 		s := Spec{Network: c.n}
 		hu := s.HostUnits("a-very-long-name")
 		switch {
@@ -332,5 +351,22 @@ func TestHostUnits(t *testing.T) {
 		case c.end != "" && (len(hu) != 1 || hu[0].Unit != "systemd-networkd.service" || !strings.Contains(hu[0].Without, "("+c.end+")")):
 			t.Errorf("%+v: HostUnits = %v, want networkd for %s", c.n, hu, c.end)
 		}
+	}
+}
+
+func TestPodDecode(t *testing.T) {
+	if _, err := Decode(func(k string) string { return map[string]string{"POD": "../etc"}[k] }); !errors.Is(err, errdefs.ErrCorrupt) {
+		t.Errorf("Decode(POD=../etc) = %v, want ErrCorrupt", err)
+	}
+	s, err := Decode(func(string) string { return "" })
+	if err != nil || s.Pod != "" {
+		t.Errorf("a state without POD = %q, %v; want no pod", s.Pod, err)
+	}
+}
+
+func TestPodCheckNamesIt(t *testing.T) {
+	s := Spec{Pod: "Bad"}
+	if err := s.Check(); err == nil || !strings.Contains(err.Error(), "pod") || !strings.Contains(err.Error(), `"Bad"`) {
+		t.Errorf("Check = %v; want the pod's name", err)
 	}
 }
