@@ -265,30 +265,42 @@ var (
 )
 
 func listRootfs(ctx context.Context, c *call) error {
+	return listStore(ctx, c, (*engine.Engine).Rootfs, "io.sdme.NoSuchRootfs", func(i rootfs.Info) any {
+		return struct {
+			Rootfs rootfs.Info `json:"rootfs"`
+		}{i}
+	})
+}
+
+// store is what listStore needs of a store of named objects.
+type store[T any] interface {
+	Get(name string) (T, error)
+	List() ([]T, error)
+}
+
+// listStore answers a List call over one of the engine's stores: the
+// object named, or with more every one, as enumerate sends them.
+func listStore[T any, S store[T]](ctx context.Context, c *call, open func(*engine.Engine) (S, error), empty string, wrap func(T) any) error {
 	name, ok, err := listParams(ctx, c)
 	if !ok {
 		return err
 	}
 	return c.svc.with(func(e *engine.Engine) error {
-		store, err := e.Rootfs()
+		s, err := open(e)
 		if err != nil {
 			return err
 		}
-		var out []rootfs.Info
+		var out []T
 		if name != nil {
-			info, err := store.Get(*name)
+			info, err := s.Get(*name)
 			if err != nil {
 				return err
 			}
 			out = append(out, info)
-		} else if out, err = store.List(); err != nil {
+		} else if out, err = s.List(); err != nil {
 			return err
 		}
-		return enumerate(ctx, c, out, "io.sdme.NoSuchRootfs", func(i rootfs.Info) any {
-			return struct {
-				Rootfs rootfs.Info `json:"rootfs"`
-			}{i}
-		})
+		return enumerate(ctx, c, out, empty, wrap)
 	})
 }
 
@@ -403,30 +415,10 @@ func createPod(ctx context.Context, c *call) error {
 }
 
 func listPods(ctx context.Context, c *call) error {
-	name, ok, err := listParams(ctx, c)
-	if !ok {
-		return err
-	}
-	return c.svc.with(func(e *engine.Engine) error {
-		store, err := e.Pods()
-		if err != nil {
-			return err
-		}
-		var out []pods.Info
-		if name != nil {
-			info, err := store.Get(*name)
-			if err != nil {
-				return err
-			}
-			out = append(out, info)
-		} else if out, err = store.List(); err != nil {
-			return err
-		}
-		return enumerate(ctx, c, out, "io.sdme.NoSuchPod", func(i pods.Info) any {
-			return struct {
-				Pod pods.Info `json:"pod"`
-			}{i}
-		})
+	return listStore(ctx, c, (*engine.Engine).Pods, "io.sdme.NoSuchPod", func(i pods.Info) any {
+		return struct {
+			Pod pods.Info `json:"pod"`
+		}{i}
 	})
 }
 
