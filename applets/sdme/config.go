@@ -30,7 +30,7 @@ Under sudo, $SUDO_USER's file is used when it exists.`,
 			return config.Keys(), cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.open()
+			e, err := a.Open()
 			if err != nil {
 				return err
 			}

@@ -27,7 +27,7 @@ images, tarballs or directories.`,
 
 // store opens the rootfs store of the configured data directory.
 func (a *app) store() (rootfs.Store, error) {
-	e, err := a.open()
+	e, err := a.Open()
 	if err != nil {
 		return rootfs.Store{}, err
 	}

@@ -19,8 +19,6 @@ import (
 
 	"github.com/sdme/sdme/applets/cli"
 	"github.com/sdme/sdme/applets/sdmepod"
-	"github.com/sdme/sdme/engine"
-	"github.com/sdme/sdme/engine/config"
 	"github.com/sdme/sdme/engine/containers"
 	"github.com/sdme/sdme/engine/layout"
 	"github.com/sdme/sdme/engine/state"
@@ -35,20 +33,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	eng            *engine.Engine     // opened once, by open
+	cli.Opener                        // the engine, opened once
 	engine         *containers.Engine // its containers, once load checked for root
-}
-
-// open loads the configuration and opens the engine, once.
-func (a *app) open() (*engine.Engine, error) {
-	if a.eng == nil {
-		e, err := engine.Open(config.Path())
-		if err != nil {
-			return nil, err
-		}
-		a.eng = e
-	}
-	return a.eng, nil
 }
 
 // load opens the engine and takes its containers, once.
@@ -56,7 +42,7 @@ func (a *app) load() error {
 	if a.engine != nil {
 		return nil
 	}
-	e, err := a.open()
+	e, err := a.Open()
 	if err != nil {
 		return err
 	}
@@ -96,9 +82,7 @@ sdme needs root: run it with sudo.`,
   sudo sdme ps                  # list containers`,
 		Version: version,
 		PersistentPostRun: func(*cobra.Command, []string) {
-			if a.eng != nil {
-				a.eng.Close()
-			}
+			a.Close()
 		},
 	})
 	root.SetIn(stdin)
@@ -153,7 +137,8 @@ func (a *app) completeNames(cmd *cobra.Command, args []string, toComplete string
 	if err := a.load(); err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	names, _ := state.Names(layout.Layout{Datadir: a.eng.Config().Datadir}.StateDir())
+	e, _ := a.Open() // load succeeded
+	names, _ := state.Names(layout.Layout{Datadir: e.Config().Datadir}.StateDir())
 	var out []string
 	for _, n := range names {
 		if strings.HasPrefix(n, toComplete) {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/sdme/sdme/applets/cli"
 	"github.com/sdme/sdme/engine"
-	"github.com/sdme/sdme/engine/config"
 	"github.com/sdme/sdme/engine/pods"
 )
 
@@ -30,22 +29,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 type app struct {
 	stdout, stderr io.Writer
-	eng            *engine.Engine
-}
-
-func (a *app) open() (*engine.Engine, error) {
-	if a.eng == nil {
-		e, err := engine.Open(config.Path())
-		if err != nil {
-			return nil, err
-		}
-		a.eng = e
-	}
-	return a.eng, nil
+	cli.Opener
 }
 
 func (a *app) store() (pods.Store, error) {
-	e, err := a.open()
+	e, err := a.Open()
 	if err != nil {
 		return pods.Store{}, err
 	}
@@ -67,9 +55,7 @@ a reboot its namespace is made again when a container of the pod starts.`,
   sudo sdme new --pod=web -r debian db
   sudo sdme new --pod=web -r debian app   # app reaches db on 127.0.0.1`,
 		PersistentPostRun: func(*cobra.Command, []string) {
-			if a.eng != nil {
-				a.eng.Close()
-			}
+			a.Close()
 		},
 	})
 	cmd.AddCommand(a.newCmd(), a.lsCmd(), a.rmCmd(), a.ensureCmd())
@@ -149,7 +135,7 @@ them; with --force they are removed first (stopped if they run), as
 		Args:              cli.MinArgs(1, "name the pod to remove"),
 		ValidArgsFunction: a.complete,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.open()
+			e, err := a.Open()
 			if err != nil {
 				return err
 			}
