@@ -128,7 +128,7 @@ addr4() {
   return 1
 }
 
-@test "a veth works end to end with the host's networkd: DHCP, a server reached by address and through --port" {
+@test "a veth works end to end with the host's networkd: DHCP, a server reached by address and through --port, on loopback too" {
   systemctl start systemd-networkd
   run --separate-stderr sdme create nw1 --port 8080:80
   assert_success
@@ -153,6 +153,11 @@ addr4() {
   run curl -sf --retry 20 --retry-delay 0 --retry-all-errors --max-time 2 "http://$hostip:8080/hostname"
   assert_success
   assert_output nw1
+  # And on the host's loopback, which nspawn's forwarding cannot reach.
+  [ "$(systemctl is-active sdme-ports-nw1.service)" = active ]
+  run curl -sf --max-time 5 "http://127.0.0.1:8080/hostname"
+  assert_success
+  assert_output nw1
   # Killed, the container takes its forwards with it: the host's port 8080
   # is the host's again (nspawn undoes them once its container is gone).
   ip addr add 10.99.0.1/32 dev lo
@@ -161,6 +166,9 @@ addr4() {
   sdme rm -f nw1
   run curl -sf --retry 20 --retry-delay 0 --retry-all-errors --max-time 2 "http://10.99.0.1:8080/hostname"
   assert_output host
+  # The loopback proxy went with the container.
+  run systemctl is-active sdme-ports-nw1.service
+  assert_failure
   systemctl stop hostweb
   ip addr del 10.99.0.1/32 dev lo
   systemctl stop systemd-networkd systemd-networkd.socket

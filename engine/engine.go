@@ -6,7 +6,9 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 
 	"github.com/sdme/sdme/engine/config"
@@ -14,8 +16,11 @@ import (
 	"github.com/sdme/sdme/engine/errdefs"
 	"github.com/sdme/sdme/engine/importer"
 	"github.com/sdme/sdme/engine/pods"
+	"github.com/sdme/sdme/engine/portproxy"
 	"github.com/sdme/sdme/engine/progress"
 	"github.com/sdme/sdme/engine/rootfs"
+	"github.com/sdme/sdme/engine/spec"
+	"github.com/sdme/sdme/engine/systemd"
 )
 
 // Engine is sdme under one configuration. It is safe for concurrent use:
@@ -102,6 +107,60 @@ func EnsurePod(name string) error {
 		return fmt.Errorf("pod %q: %w", name, err)
 	}
 	return nil
+}
+
+// ForwardLoopback serves the TCP ports of container name on the host's
+// loopback addresses, which nspawn's forwarding cannot reach, until ctx
+// ends; ready is called once every port listens. The container's unit
+// starts it (sdme ports-proxy) once the container has booted. It reads
+// neither the configuration nor the data directory.
+func ForwardLoopback(ctx context.Context, name string, ports []spec.Port, ready func()) error {
+	if err := requireRoot(); err != nil {
+		return err
+	}
+	var fw []portproxy.Forward
+	for _, p := range ports {
+		if p.Protocol == "tcp" {
+			fw = append(fw, portproxy.Forward{Host: p.Host, Container: p.Container})
+		}
+	}
+	ls, err := portproxy.Listen(fw)
+	if err != nil {
+		return fmt.Errorf("container %q: %w", name, err)
+	}
+	sd, err := systemd.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer sd.Close()
+	ready()
+	return portproxy.Serve(ctx, ls, fw, func(ctx context.Context) (netip.Addr, error) {
+		addrs, err := sd.MachineAddresses(ctx, name)
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		return containerAddr(addrs)
+	})
+}
+
+// containerAddr picks the address to reach a container at: its first
+// IPv4 address, else its first IPv6 one, that is neither loopback nor
+// link-local.
+func containerAddr(addrs []netip.Addr) (netip.Addr, error) {
+	var v6 netip.Addr
+	for _, a := range addrs {
+		switch {
+		case a.IsLoopback() || a.IsLinkLocalUnicast():
+		case a.Is4():
+			return a, nil
+		case !v6.IsValid():
+			v6 = a
+		}
+	}
+	if v6.IsValid() {
+		return v6, nil
+	}
+	return netip.Addr{}, errors.New("the container has no address yet")
 }
 
 // Import imports opts.Source into the rootfs store, reporting progress to

@@ -104,7 +104,7 @@ sdme needs root: run it with sudo.`,
 	pod := sdmepod.Command("pod", stdout, stderr)
 	pod.GroupID = "pods"
 	root.AddCommand(pod)
-	for _, c := range []*cobra.Command{a.configCmd(), a.varlinkCmd()} {
+	for _, c := range []*cobra.Command{a.configCmd(), a.varlinkCmd(), a.portsProxyCmd()} {
 		c.GroupID = "other"
 		root.AddCommand(c)
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 func findPrograms() (spec.Programs, error) {
-	p, err := deps.Find("systemd-nspawn", "mount", "umount", "rmdir")
+	p, err := deps.Find("systemd-nspawn", "mount", "umount", "rmdir", "systemd-run")
 	if err != nil {
 		return spec.Programs{}, err
 	}
@@ -24,7 +24,7 @@ func findPrograms() (spec.Programs, error) {
 	if err != nil {
 		return spec.Programs{}, fmt.Errorf("the path of sdme: %w", err)
 	}
-	return spec.Programs{Nspawn: p[0], Mount: p[1], Umount: p[2], Rmdir: p[3], Sdme: self}, nil
+	return spec.Programs{Nspawn: p[0], Mount: p[1], Umount: p[2], Rmdir: p[3], SystemdRun: p[4], Sdme: self}, nil
 }
 
 // lower is the read-only layer a container is built on.

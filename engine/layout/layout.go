@@ -89,6 +89,10 @@ func (l Layout) Submount(name, rel string) (upper, work string) {
 // Unit is the systemd unit of container name.
 func Unit(name string) string { return "sdme@" + name + ".service" }
 
+// PortsUnit is the unit that forwards container name's ports on the
+// host's loopback addresses while it runs.
+func PortsUnit(name string) string { return "sdme-ports-" + name + ".service" }
+
 // DropinDir holds the per-container drop-in of Unit(name).
 func DropinDir(name string) string { return filepath.Join(UnitDir, Unit(name)+".d") }
 

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdme/sdme/engine/intree"
+	"github.com/sdme/sdme/engine/layout"
 )
 
 // Network is how the container reaches the network. By default it shares
@@ -152,6 +153,9 @@ func (n *Network) plan(in Input, p *Plan) error {
 	for _, port := range n.Ports {
 		p.Nspawn = append(p.Nspawn, "--port="+port.String())
 	}
+	if err := n.planLoopback(in, p); err != nil {
+		return err
+	}
 	// With a link out the container needs name servers: the uplink's,
 	// which resolved knows, else the host's own resolv.conf. (nspawn's
 	// auto mode leaves a private network's resolv.conf alone.)
@@ -205,6 +209,36 @@ func (n *Network) prepare(t Tree) error {
 		}
 		return nil
 	}
+	return nil
+}
+
+// planLoopback makes the TCP forwards answer on the host's loopback
+// addresses too, as docker run -p does: nspawn's forwarding rewrites
+// packets to the host's addresses, which cannot reach 127.0.0.0/8. Once
+// the container has booted, its unit starts a proxy (sdme ports-proxy) as
+// a unit of its own, bound to the container's: it stops with it. It is
+// not ordered after the container's unit, whose start job is the one
+// running it. Its failure does not fail the boot: after the guest reboots
+// (nspawn exits 133 and systemd restarts the unit) the proxy still runs
+// and a second one cannot start; a loopback port the host already uses is
+// said in the journal, and the forward answers on the host's addresses.
+func (n *Network) planLoopback(in Input, p *Plan) error {
+	var tcp []string
+	for _, port := range n.Ports {
+		if port.Protocol == "tcp" {
+			tcp = append(tcp, port.String())
+		}
+	}
+	if len(tcp) == 0 {
+		return nil
+	}
+	if in.Programs.Sdme == "" || in.Programs.SystemdRun == "" {
+		return errors.New("port forwards: the paths of sdme and systemd-run are not known")
+	}
+	argv := []string{in.Programs.SystemdRun, "--quiet", "--collect", "--service-type=notify",
+		"--unit=" + layout.PortsUnit(in.Name), "--property=BindsTo=" + layout.Unit(in.Name),
+		"--", in.Programs.Sdme, "ports-proxy", in.Name}
+	p.Post = append(p.Post, append(argv, tcp...))
 	return nil
 }
 

@@ -120,7 +120,7 @@ func (s *Spec) HostUnits(name string) []HostUnit {
 
 // Programs are the absolute paths of the programs a unit runs.
 type Programs struct {
-	Nspawn, Mount, Umount, Rmdir string
+	Nspawn, Mount, Umount, Rmdir, SystemdRun string
 	// Sdme is this binary, which the unit of a container in a pod runs
 	// before nspawn (sdme pod ensure).
 	Sdme string
@@ -147,6 +147,9 @@ type Input struct {
 type Plan struct {
 	// Pre are commands run before the mounts; a failure fails the start.
 	Pre [][]string
+	// Post are commands run once the container has booted; a failure is
+	// logged, and does not undo the boot.
+	Post [][]string
 	// Mounts run in order before nspawn, and are undone in reverse.
 	Mounts []Mount
 	// Nspawn is the full systemd-nspawn command line.
@@ -224,6 +227,9 @@ func (p Plan) Dropin() []systemd.Section {
 	}
 	// The template's ExecStart=/bin/false is reset, not added to.
 	svc = append(svc, systemd.Set("ExecStart", ""), systemd.Exec("ExecStart", "", p.Nspawn))
+	for _, argv := range p.Post {
+		svc = append(svc, systemd.Exec("ExecStartPost", "-", argv))
+	}
 	// Unmount in reverse order, deepest first. Failures are ignored: the
 	// mount may never have been made. Recursively: the drop-in may have been
 	// rewritten while the container ran (SetLimits) from a mount table that

@@ -27,7 +27,7 @@ func input(t *testing.T, name, lower string) Input {
 	}
 	return Input{
 		Name: name, Layout: layout.Layout{Datadir: "/var/lib/sdme"}, Lower: lower,
-		Programs:   Programs{Nspawn: "/usr/bin/systemd-nspawn", Mount: "/usr/bin/mount", Umount: "/usr/bin/umount", Rmdir: "/usr/bin/rmdir", Sdme: "/usr/local/bin/sdme"},
+		Programs:   Programs{Nspawn: "/usr/bin/systemd-nspawn", Mount: "/usr/bin/mount", Umount: "/usr/bin/umount", Rmdir: "/usr/bin/rmdir", SystemdRun: "/usr/bin/systemd-run", Sdme: "/usr/local/bin/sdme"},
 		HostMounts: mounts, TimeoutSec: 120,
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"syscall"
@@ -363,4 +364,28 @@ func (c *Client) TerminateMachine(ctx context.Context, name string) error {
 		return fmt.Errorf("machined TerminateMachine %s: %w", name, err)
 	}
 	return nil
+}
+
+// MachineAddresses returns the addresses of a machine's own network
+// namespace that machined finds, in its order.
+func (c *Client) MachineAddresses(ctx context.Context, name string) ([]netip.Addr, error) {
+	var raw []struct {
+		Family int32
+		Addr   []byte
+	}
+	err := c.bus.Object(machined, machinedPath).CallWithContext(ctx, machinedMgr+".GetMachineAddresses", 0, name).Store(&raw)
+	var de dbus.Error
+	if errors.As(err, &de) && de.Name == "org.freedesktop.machine1.NoSuchMachine" {
+		return nil, ErrNoMachine
+	}
+	if err != nil {
+		return nil, fmt.Errorf("machined GetMachineAddresses %s: %w", name, err)
+	}
+	var out []netip.Addr
+	for _, r := range raw {
+		if a, ok := netip.AddrFromSlice(r.Addr); ok {
+			out = append(out, a.Unmap())
+		}
+	}
+	return out, nil
 }
