@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"os"
 
+	"github.com/coreos/go-systemd/v22/daemon"
+
 	"github.com/sdme/sdme/engine/config"
 	"github.com/sdme/sdme/engine/containers"
 	"github.com/sdme/sdme/engine/errdefs"
@@ -111,10 +113,11 @@ func EnsurePod(name string) error {
 
 // ForwardLoopback serves the TCP ports of container name on the host's
 // loopback addresses, which nspawn's forwarding cannot reach, until ctx
-// ends; ready is called once every port listens. The container's unit
-// starts it (sdme ports-proxy) once the container has booted. It reads
-// neither the configuration nor the data directory.
-func ForwardLoopback(ctx context.Context, name string, ports []spec.Port, ready func()) error {
+// ends. The container's unit starts it (sdme ports-proxy) once the
+// container has booted, as a Type=notify unit: READY=1 goes to systemd
+// once every port listens. It reads neither the configuration nor the
+// data directory.
+func ForwardLoopback(ctx context.Context, name string, ports []spec.Port) error {
 	if err := requireRoot(); err != nil {
 		return err
 	}
@@ -133,7 +136,7 @@ func ForwardLoopback(ctx context.Context, name string, ports []spec.Port, ready 
 		return err
 	}
 	defer sd.Close()
-	ready()
+	daemon.SdNotify(false, daemon.SdNotifyReady)
 	return portproxy.Serve(ctx, ls, fw, func(ctx context.Context) (netip.Addr, error) {
 		addrs, err := sd.MachineAddresses(ctx, name)
 		if err != nil {

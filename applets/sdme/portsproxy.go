@@ -1,7 +1,6 @@
 package sdme
 
 import (
-	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/cobra"
 
 	"github.com/sdme/sdme/applets/cli"
@@ -28,9 +27,7 @@ func (a *app) portsProxyCmd() *cobra.Command {
 				}
 				ports = append(ports, p)
 			}
-			return engine.ForwardLoopback(cmd.Context(), args[0], ports, func() {
-				daemon.SdNotify(false, daemon.SdNotifyReady)
-			})
+			return engine.ForwardLoopback(cmd.Context(), args[0], ports)
 		},
 	}
 }
