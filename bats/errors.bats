@@ -73,7 +73,7 @@ teardown_file() { remove_all; }
   echo mine >$DATADIR/containers/keep1/upper/keep
   run env PATH="$d" /usr/local/bin/sdme create miss1
   assert_failure 1
-  assert_output --partial "systemd-nspawn not found"
+  assert_output --partial "systemd-nspawn, systemd-run not found"
   assert_output --partial "systemd-container"
   assert_no_leftovers miss1
   [ "$(cat $DATADIR/containers/keep1/upper/keep)" = mine ]
