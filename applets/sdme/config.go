@@ -47,7 +47,7 @@ Under sudo, $SUDO_USER's file is used when it exists.`,
 				return nil
 			}
 			if asJSON {
-				return a.printJSON(cfg)
+				return cli.PrintJSON(a.stdout, cfg)
 			}
 			for _, k := range config.Keys() {
 				v, _ := cfg.Get(k)

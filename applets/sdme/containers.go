@@ -292,7 +292,7 @@ func (a *app) psCmd() *cobra.Command {
 				if list == nil {
 					list = []containers.Info{}
 				}
-				return a.printJSON(list)
+				return cli.PrintJSON(a.stdout, list)
 			}
 			w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tSTATE\tROOTFS\tCREATED\tENABLED")
@@ -301,20 +301,13 @@ func (a *app) psCmd() *cobra.Command {
 				if rootfs == "" {
 					rootfs = "/ (host)"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.Name, c.State, rootfs, when(c.Created), yesNo(c.Enabled))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.Name, c.State, rootfs, cli.When(c.Created), cli.YesNo(c.Enabled))
 			}
 			return w.Flush()
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
 }
 
 func (a *app) joinCmd() *cobra.Command {

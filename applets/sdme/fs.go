@@ -55,12 +55,12 @@ func (a *app) fsLsCmd() *cobra.Command {
 				if list == nil {
 					list = []rootfs.Info{}
 				}
-				return a.printJSON(list)
+				return cli.PrintJSON(a.stdout, list)
 			}
 			w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tDISTRO\tSOURCE\tSIZE\tCREATED")
 			for _, r := range list {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Name, orDash(r.Distro), orDash(r.Source), progress.HumanBytes(r.Size), when(r.Created))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Name, orDash(r.Distro), orDash(r.Source), progress.HumanBytes(r.Size), cli.When(r.Created))
 			}
 			return w.Flush()
 		},

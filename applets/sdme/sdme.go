@@ -8,12 +8,10 @@ package sdme
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -175,19 +173,4 @@ func (a *app) batch(cmd *cobra.Command, names []string, verb, pastTense string, 
 
 func timeoutFlag(cmd *cobra.Command, p *cli.Duration, what string) {
 	cmd.Flags().VarP(p, "timeout", "t", what+" (seconds, or a duration such as 2m)")
-}
-
-// printJSON writes v as indented JSON, the form of every --json output.
-func (a *app) printJSON(v any) error {
-	enc := json.NewEncoder(a.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-// when formats a creation time for a table; "-" if unknown.
-func when(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.Local().Format("2006-01-02 15:04")
 }

@@ -4,12 +4,10 @@
 package sdmepod
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -103,9 +101,7 @@ func (a *app) lsCmd() *cobra.Command {
 				if list == nil {
 					list = []pods.Info{}
 				}
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(list)
+				return cli.PrintJSON(a.stdout, list)
 			}
 			w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(w, "NAME\tACTIVE\tCONTAINERS\tCREATED")
@@ -114,7 +110,7 @@ func (a *app) lsCmd() *cobra.Command {
 				if cs == "" {
 					cs = "-"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", p.Name, yesNo(p.Active), cs, when(p.Created))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", p.Name, cli.YesNo(p.Active), cs, cli.When(p.Created))
 			}
 			return w.Flush()
 		},
@@ -177,18 +173,4 @@ func (a *app) complete(cmd *cobra.Command, args []string, toComplete string) ([]
 		}
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
-}
-
-func when(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.Local().Format("2006-01-02 15:04")
 }
