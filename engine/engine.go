@@ -174,6 +174,7 @@ func (e *Engine) Import(ctx context.Context, opts importer.Options, rep progress
 		return importer.Result{}, err
 	}
 	opts.Insecure = e.cfg.Insecure()
+	opts.DefaultBase = e.cfg.DefaultBaseFS
 	return importer.Import(ctx, e.store, opts, rep)
 }
 

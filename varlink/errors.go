@@ -131,6 +131,8 @@ func hint(e *errdefs.Error) string {
 		return "choose one with platform"
 	case errdefs.HintInsecure:
 		return "if this registry is served over plain HTTP or with a self-signed certificate, allow it with insecure or SetConfig insecure_registries"
+	case errdefs.HintBase:
+		return "name a base rootfs with systemd in baseFs (or SetConfig default_base_fs); ociMode base imports the image as a plain rootfs"
 	}
 	return "" // HintRoot: PermissionDenied says all there is to say
 }

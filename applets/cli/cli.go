@@ -132,6 +132,8 @@ func hint(e *errdefs.Error) string {
 		return "choose one with --platform"
 	case errdefs.HintInsecure:
 		return "if this registry is served over plain HTTP or with a self-signed certificate, allow it with --tls-verify=false or 'sdme config set insecure_registries HOST[:PORT]'"
+	case errdefs.HintBase:
+		return "name a base rootfs with systemd: --base-fs=BASE (or 'sdme config set default_base_fs BASE'); --oci-mode=base imports the image as a plain rootfs"
 	}
 	return ""
 }

@@ -298,8 +298,11 @@ func (a *app) psCmd() *cobra.Command {
 			fmt.Fprintln(w, "NAME\tSTATE\tROOTFS\tCREATED\tENABLED")
 			for _, c := range list {
 				rootfs := c.Rootfs
-				if rootfs == "" {
+				switch {
+				case rootfs == "":
 					rootfs = "/ (host)"
+				case c.OCIApp:
+					rootfs += " (app)"
 				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.Name, c.State, rootfs, cli.When(c.Created), cli.YesNo(c.Enabled))
 			}
@@ -363,13 +366,17 @@ func exitStatus(status int) error {
 
 func (a *app) execCmd() *cobra.Command {
 	var user string
+	var oci bool
 	cmd := &cobra.Command{
-		Use:   "exec NAME [--] COMMAND...",
+		Use:   "exec NAME [--oci] [--] COMMAND...",
 		Short: "Run a command in a running container",
 		Long: `Run COMMAND in a running container as a transient unit of its systemd, with
 stdin, stdout and stderr piped through. sdme exits with COMMAND's status.
-There is no login session: no profile is read.`,
-		Example:           "  sudo sdme exec mybox cat /etc/os-release\n  sudo sdme exec mybox -- ls -la /\n  tar c dir | sudo sdme exec mybox -- tar x -C /srv",
+There is no login session: no profile is read.
+
+With --oci, COMMAND runs in the container's OCI application instead: in the
+application's root, as its user, with its environment and network.`,
+		Example:           "  sudo sdme exec mybox cat /etc/os-release\n  sudo sdme exec mybox -- ls -la /\n  tar c dir | sudo sdme exec mybox -- tar x -C /srv\n  sudo sdme exec web --oci id",
 		Args:              cli.MinArgs(2, "exec needs a NAME and a COMMAND"),
 		ValidArgsFunction: a.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -378,13 +385,27 @@ There is no login session: no profile is read.`,
 				return err
 			}
 			argv := args[1:]
+			// Flags stop at NAME, so that the command's own are its own;
+			// --oci may still come right after it.
+			if len(argv) > 0 && argv[0] == "--oci" {
+				oci, argv = true, argv[1:]
+			}
 			if len(argv) > 0 && argv[0] == "--" {
 				argv = argv[1:]
 			}
 			if len(argv) == 0 {
 				return cli.Usagef("exec needs a COMMAND")
 			}
-			status, err := a.engine.Exec(cmd.Context(), name, argv, user, containers.Stdio{In: a.stdin, Out: a.stdout, Err: a.stderr})
+			io := containers.Stdio{In: a.stdin, Out: a.stdout, Err: a.stderr}
+			if oci && user != "" {
+				return cli.Usagef("--oci runs the command as the application's user; --user does not go with it")
+			}
+			var status int
+			if oci {
+				status, err = a.engine.ExecApp(cmd.Context(), name, argv, io)
+			} else {
+				status, err = a.engine.Exec(cmd.Context(), name, argv, user, io)
+			}
 			if err != nil {
 				return err
 			}
@@ -393,18 +414,22 @@ There is no login session: no profile is read.`,
 	}
 	cmd.Flags().SetInterspersed(false)
 	cmd.Flags().StringVarP(&user, "user", "u", "", "run as `USER` (default root)")
+	cmd.Flags().BoolVar(&oci, "oci", false, "run COMMAND in the container's OCI application, as its user")
 	return cmd
 }
 
 func (a *app) logsCmd() *cobra.Command {
-	var follow bool
+	var follow, oci bool
 	var lines int
 	cmd := &cobra.Command{
 		Use:   "logs NAME",
 		Short: "Show a container's log",
 		Long: `Show the journal of the container's unit: systemd-nspawn's messages and the
-guest's console, from boot to shutdown. Works on stopped containers too.`,
-		Example:           "  sudo sdme logs mybox\n  sudo sdme logs mybox -f\n  sudo sdme logs mybox -n 50",
+guest's console, from boot to shutdown. Works on stopped containers too.
+
+With --oci, show the log of the container's OCI application (its service
+sdme-oci-app.service in the container's journal).`,
+		Example:           "  sudo sdme logs mybox\n  sudo sdme logs mybox -f\n  sudo sdme logs mybox -n 50\n  sudo sdme logs web --oci -f",
 		Args:              cli.RangeArgs(1, 1, "logs needs one NAME"),
 		ValidArgsFunction: a.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -412,9 +437,14 @@ guest's console, from boot to shutdown. Works on stopped containers too.`,
 			if err != nil {
 				return err
 			}
-			return a.engine.Logs(cmd.Context(), name, follow, lines, containers.Stdio{In: a.stdin, Out: a.stdout, Err: a.stderr})
+			io := containers.Stdio{In: a.stdin, Out: a.stdout, Err: a.stderr}
+			if oci {
+				return a.engine.AppLogs(cmd.Context(), name, follow, lines, io)
+			}
+			return a.engine.Logs(cmd.Context(), name, follow, lines, io)
 		},
 	}
+	cmd.Flags().BoolVar(&oci, "oci", false, "show the log of the container's OCI application")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines")
 	cmd.Flags().IntVarP(&lines, "lines", "n", -1, "show only the last `N` lines")
 	return cmd

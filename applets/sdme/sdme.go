@@ -102,7 +102,7 @@ sdme needs root: run it with sudo.`,
 	pod := sdmepod.Command("pod", stdout, stderr)
 	pod.GroupID = "pods"
 	root.AddCommand(pod)
-	for _, c := range []*cobra.Command{a.configCmd(), a.varlinkCmd(), a.portsProxyCmd()} {
+	for _, c := range []*cobra.Command{a.configCmd(), a.varlinkCmd(), a.portsProxyCmd(), a.ociExecCmd()} {
 		c.GroupID = "other"
 		root.AddCommand(c)
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/sdme/sdme/applets/cli"
 	"github.com/sdme/sdme/engine"
 	"github.com/sdme/sdme/engine/config"
-	"github.com/sdme/sdme/engine/errdefs"
 	"github.com/sdme/sdme/engine/importer"
 	"github.com/sdme/sdme/engine/oci"
 	"github.com/sdme/sdme/engine/progress"
@@ -31,6 +30,7 @@ type flags struct {
 	verbose, quiet bool
 	platform       string
 	baseFS         string
+	ociMode        string
 	tlsVerify      bool
 }
 
@@ -54,10 +54,16 @@ SOURCE is detected from what it is, not from its name:
   a docker save archive
   a disk image           QCOW2 or raw, with or without a partition table
 
+An OCI image of an application (no systemd inside, an Entrypoint or Cmd to
+run) becomes a service of a base rootfs with systemd (--base-fs, or the
+config's default_base_fs): only the application's own files are stored,
+and its containers mount the base beneath them.
+
 NAME defaults to the image's repository name or the file name without its
 archive suffixes. The import is built aside and appears only when complete.`,
 		Example: `  sudo sdme fs import debian docker.io/debian:12
   sudo sdme fs import --name ubuntu /tmp/noble
+  sudo sdme fs import nginx docker.io/nginx --base-fs=debian
   sudo sdme fs import sid https://cloud.debian.org/.../debian-sid-generic-amd64.qcow2`,
 		Args: cli.RangeArgs(1, 2, "import needs a SOURCE, and takes a NAME before it"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -70,7 +76,8 @@ archive suffixes. The import is built aside and appears only when complete.`,
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "report every step")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "report nothing but errors")
 	fl.StringVar(&f.platform, "platform", "", "os/arch[/variant] of a multi-platform image (default: this machine's)")
-	fl.StringVar(&f.baseFS, "base-fs", "", "base rootfs for an OCI application image")
+	fl.StringVar(&f.baseFS, "base-fs", "", "base rootfs (with systemd) to run an OCI application image on (default: default_base_fs, for an image recognised as an application)")
+	fl.StringVar(&f.ociMode, "oci-mode", importer.ModeAuto, "how to take an OCI image: auto (recognise an application), base (a plain rootfs) or app (an application)")
 	fl.BoolVar(&f.tlsVerify, "tls-verify", true, "require HTTPS with a trusted certificate from the registry (loopback registries are always allowed plain HTTP)")
 	return cmd
 }
@@ -88,9 +95,7 @@ func run(cmd *cobra.Command, f flags, args []string, stdout, stderr io.Writer) e
 	if f.quiet && f.verbose {
 		return cli.Usagef("--quiet and --verbose contradict each other")
 	}
-	if f.baseFS != "" {
-		return fmt.Errorf("--base-fs (OCI application images on a base rootfs) is not yet supported by this version of sdme: %w", errdefs.ErrUnsupported)
-	}
+	opts.Base, opts.Mode = f.baseFS, f.ociMode
 	if f.platform != "" {
 		if _, err := oci.ParsePlatform(f.platform); err != nil {
 			return cli.UsageError{Err: err}
@@ -125,7 +130,11 @@ func run(cmd *cobra.Command, f flags, args []string, stdout, stderr io.Writer) e
 		if distro == "" {
 			distro = "no os-release"
 		}
-		fmt.Fprintf(stderr, "imported rootfs '%s' (%s, %s)\n", res.Name, distro, progress.HumanBytes(res.Size))
+		if res.Base != "" {
+			fmt.Fprintf(stderr, "imported application '%s' on base '%s' (%s, %s of its own)\n", res.Name, res.Base, distro, progress.HumanBytes(res.Size))
+		} else {
+			fmt.Fprintf(stderr, "imported rootfs '%s' (%s, %s)\n", res.Name, distro, progress.HumanBytes(res.Size))
+		}
 	}
 	fmt.Fprintln(stdout, res.Name)
 	return nil

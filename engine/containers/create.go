@@ -13,6 +13,7 @@ import (
 	"github.com/sdme/sdme/engine/errdefs"
 	"github.com/sdme/sdme/engine/layout"
 	"github.com/sdme/sdme/engine/names"
+	"github.com/sdme/sdme/engine/ociapp"
 	"github.com/sdme/sdme/engine/spec"
 	"github.com/sdme/sdme/engine/state"
 )
@@ -83,12 +84,6 @@ func (e *Engine) create(ctx context.Context, opts CreateOptions) (name string, e
 			return "", err
 		}
 	}
-	if err := sp.Check(); err != nil {
-		return "", err
-	}
-	if err := e.portsFree(sp.Ports); err != nil {
-		return "", err
-	}
 	if sp.Rootfs != "" {
 		// Held until the container exists, so that the rootfs cannot be
 		// removed under it; from then on, fs rm sees the container.
@@ -98,9 +93,29 @@ func (e *Engine) create(ctx context.Context, opts CreateOptions) (name string, e
 		}
 		defer l.Unlock()
 	}
-	if sp.Pod != "" {
+	// What an application is comes from its rootfs, not from the caller.
+	sp.OCIApp, sp.OCIVolumes = false, nil
+	if base := e.fs.Base(sp.Rootfs); sp.Rootfs != "" && base != "" {
+		// The application's rootfs cannot be removed while it exists,
+		// and the base not while the application does.
+		app, err := ociapp.Read(e.fs.Path(sp.Rootfs))
+		if err != nil {
+			return "", fmt.Errorf("rootfs %q: %w", sp.Rootfs, err)
+		}
+		sp.OCIApp, sp.OCIVolumes = true, app.Volumes
+	}
+	if err := sp.Check(); err != nil {
+		return "", err
+	}
+	if err := e.portsFree(sp.Ports); err != nil {
+		return "", err
+	}
+	for _, pod := range []string{string(sp.Pod), sp.OCIPod} {
+		if pod == "" {
+			continue
+		}
 		// As the rootfs: pod rm refuses once the container exists.
-		l, err := e.pods.Use(string(sp.Pod))
+		l, err := e.pods.Use(pod)
 		if err != nil {
 			return "", err
 		}
@@ -144,7 +159,8 @@ func (e *Engine) create(ctx context.Context, opts CreateOptions) (name string, e
 	if err := e.makeDirs(name); err != nil {
 		return "", fmt.Errorf("container %q: prepare layers: %w", name, err)
 	}
-	if err := sp.Prepare(spec.Tree{Name: name, Lower: e.lower(sp), Upper: e.layout.Upper(name)}); err != nil {
+	tree := spec.Tree{Name: name, Lowers: e.lowers(sp), Upper: e.layout.Upper(name), App: sp.OCIApp, Layout: e.layout}
+	if err := sp.Prepare(tree); err != nil {
 		return "", fmt.Errorf("container %q: prepare layers: %w", name, err)
 	}
 	if err := ctx.Err(); err != nil {

@@ -27,12 +27,17 @@ func findPrograms() (spec.Programs, error) {
 	return spec.Programs{Nspawn: p[0], Mount: p[1], Umount: p[2], Rmdir: p[3], SystemdRun: p[4], Sdme: self}, nil
 }
 
-// lower is the read-only layer a container is built on.
-func (e *Engine) lower(s spec.Spec) string {
+// lowers are the read-only layers a container is built on, the top one
+// first: the host's /, an imported rootfs, or an application and its base.
+func (e *Engine) lowers(s spec.Spec) []string {
 	if s.Rootfs == "" {
-		return "/"
+		return []string{"/"}
 	}
-	return e.fs.Path(s.Rootfs)
+	out := []string{e.fs.Path(s.Rootfs)}
+	if base := e.fs.Base(s.Rootfs); base != "" {
+		out = append(out, e.fs.Path(base))
+	}
+	return out
 }
 
 // plan is how container name with spec s starts on this host as it is
@@ -49,7 +54,7 @@ func (e *Engine) plan(name string, s spec.Spec, timeoutSec int) (spec.Plan, erro
 		}
 	}
 	return spec.Build(s, spec.Input{
-		Name: name, Layout: e.layout, Lower: e.lower(s), Programs: progs,
+		Name: name, Layout: e.layout, Lowers: e.lowers(s), Programs: progs,
 		HostMounts: mounts, TimeoutSec: timeoutSec,
 		HostResolved: exists("/run/systemd/resolve/resolv.conf"),
 	})

@@ -110,6 +110,10 @@ const (
 	// HintInsecure: TLS with the registry failed; it may serve plain HTTP
 	// or a self-signed certificate, which can be allowed.
 	HintInsecure
+	// HintBase: the image is an application, which runs on a base rootfs
+	// with systemd; naming one imports it so, and a plain import is asked
+	// for explicitly.
+	HintBase
 )
 
 // Error is an error about one object, as *fs.PathError is about one path:

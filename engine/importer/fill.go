@@ -22,7 +22,7 @@ import (
 
 // fill builds the tree of txn from the source and records what it learns
 // (a digest, a finer kind) in info.
-func (s source) fill(ctx context.Context, txn *rootfs.Txn, opts Options, rep progress.Reporter, info *rootfs.Info) error {
+func (s source) fill(ctx context.Context, txn *rootfs.Txn, opts Options, rep progress.Reporter, info *record) error {
 	switch s.kind {
 	case kindDirectory:
 		return copyDir(ctx, s.arg, txn.Root(), rep)
@@ -58,9 +58,17 @@ func (s source) fill(ctx context.Context, txn *rootfs.Txn, opts Options, rep pro
 	return fmt.Errorf("source kind %v: %w", s.kind, errdefs.ErrUnsupported)
 }
 
-func unpackImage(ctx context.Context, img *oci.Image, root string, rep progress.Reporter, info *rootfs.Info) error {
+// record is what an import learns on the way: the rootfs's description,
+// and the image, when the source turned out to be one.
+type record struct {
+	rootfs.Info
+	image *oci.Image
+}
+
+func unpackImage(ctx context.Context, img *oci.Image, root string, rep progress.Reporter, info *record) error {
 	progress.Logf(rep, "unpacking %s (%s, %d layers)", img.Ref, img.Platform, len(img.Layers))
 	info.Digest = img.Digest
+	info.image = img
 	return img.Unpack(ctx, root, rep)
 }
 
@@ -71,7 +79,7 @@ func copyDir(ctx context.Context, src, dst string, rep progress.Reporter) error 
 	return err
 }
 
-func fillTarballFile(ctx context.Context, path string, txn *rootfs.Txn, opts Options, rep progress.Reporter, info *rootfs.Info) error {
+func fillTarballFile(ctx context.Context, path string, txn *rootfs.Txn, opts Options, rep progress.Reporter, info *record) error {
 	f, err := intree.OpenFile(path)
 	if err != nil {
 		return err
@@ -90,7 +98,7 @@ func fillTarballFile(ctx context.Context, path string, txn *rootfs.Txn, opts Opt
 // extractTarball unpacks a tarball of any compression into the tree. An
 // archive that turns out to hold an OCI layout or a docker save archive
 // is then read as an image.
-func extractTarball(ctx context.Context, r io.Reader, txn *rootfs.Txn, opts Options, rep progress.Reporter, info *rootfs.Info) error {
+func extractTarball(ctx context.Context, r io.Reader, txn *rootfs.Txn, opts Options, rep progress.Reporter, info *record) error {
 	dec, c, err := archive.Decompress(r)
 	if err != nil {
 		return err
@@ -123,7 +131,7 @@ func extractTarball(ctx context.Context, r io.Reader, txn *rootfs.Txn, opts Opti
 
 // asImage re-reads an extracted tree that is an image archive: the archive
 // moves to the scratch space and its image is unpacked in its place.
-func asImage(ctx context.Context, txn *rootfs.Txn, opts Options, rep progress.Reporter, info *rootfs.Info) error {
+func asImage(ctx context.Context, txn *rootfs.Txn, opts Options, rep progress.Reporter, info *record) error {
 	root := txn.Root()
 	open := func(dir string) (*oci.Image, error) { return oci.Layout(ctx, dir, opts.Platform) }
 	switch {
@@ -187,7 +195,7 @@ func isTarHeader(block []byte) bool {
 
 // fillURL streams a tarball from the network straight into the tree; a
 // disk image, which must be seekable, is saved in the scratch space first.
-func fillURL(ctx context.Context, rawURL string, txn *rootfs.Txn, opts Options, rep progress.Reporter, info *rootfs.Info) error {
+func fillURL(ctx context.Context, rawURL string, txn *rootfs.Txn, opts Options, rep progress.Reporter, info *record) error {
 	progress.Logf(rep, "downloading %s", rawURL)
 	resp, err := fetch.Get(ctx, fetch.Client(), rawURL)
 	if err != nil {
@@ -224,7 +232,7 @@ func save(r io.Reader, path string) error {
 	return f.Close()
 }
 
-func fillDisk(ctx context.Context, image string, txn *rootfs.Txn, rep progress.Reporter, info *rootfs.Info) error {
+func fillDisk(ctx context.Context, image string, txn *rootfs.Txn, rep progress.Reporter, info *record) error {
 	m, err := diskimage.Mount(ctx, image, txn.DiskDir())
 	if err != nil {
 		return err

@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/lock"
 	"github.com/sdme/sdme/engine/progress"
 	"github.com/sdme/sdme/engine/rootfs"
 )
@@ -35,6 +37,13 @@ type Options struct {
 	// AnyInsecure lets this import reach any registry that way
 	// (--tls-verify=false).
 	AnyInsecure bool
+	// Base is the rootfs an OCI application image is installed on
+	// (--base-fs). DefaultBase (the config's default_base_fs) is used for
+	// an image recognised as an application when Base is empty.
+	Base, DefaultBase string
+	// Mode is how an image is taken (--oci-mode): ModeAuto (or empty),
+	// ModeBase or ModeApp.
+	Mode string
 }
 
 // Result is the imported rootfs and what the user should know about it.
@@ -51,11 +60,22 @@ func Import(ctx context.Context, store rootfs.Store, opts Options, rep progress.
 	if err != nil {
 		return Result{}, err
 	}
+	if err := opts.checkMode(src); err != nil {
+		return Result{}, err
+	}
 	name := opts.Name
 	if name == "" {
 		if name, err = src.defaultName(); err != nil {
 			return Result{}, err
 		}
+	}
+	if opts.Base != "" {
+		// Checked before anything is fetched, and held to the end.
+		l, err := useBase(store, opts.Base)
+		if err != nil {
+			return Result{}, err
+		}
+		defer l.Unlock()
 	}
 	txn, err := store.Begin(name, opts.Force)
 	if err != nil {
@@ -66,8 +86,8 @@ func Import(ctx context.Context, store rootfs.Store, opts Options, rep progress.
 	defer cancel(nil)
 	go watchSpace(ctx, txn.Root(), cancel)
 	progress.Logf(rep, "importing %s %s as rootfs %q", src.kind, opts.Source, name)
-	info := rootfs.Info{Source: src.arg, Kind: src.kind.String()}
-	if err := src.fill(ctx, txn, opts, rep, &info); err != nil {
+	rec := record{Info: rootfs.Info{Source: src.arg, Kind: src.kind.String()}}
+	if err := src.fill(ctx, txn, opts, rep, &rec); err != nil {
 		if ctx.Err() != nil {
 			// Cancelled (by the user, or by watchSpace): whatever broke
 			// on the way is a consequence.
@@ -75,8 +95,28 @@ func Import(ctx context.Context, store rootfs.Store, opts Options, rep progress.
 		}
 		return Result{}, explain(err, store)
 	}
-	res := Result{Warnings: inspect(txn.Root(), &info)}
-	if res.Info, err = txn.Commit(info); err != nil {
+	var res Result
+	base := ""
+	if rec.image != nil {
+		var l *lock.Lock
+		if base, l, err = opts.application(store, &rec, txn.Root()); err != nil {
+			return Result{}, err
+		}
+		if l != nil {
+			defer l.Unlock()
+		}
+	} else if opts.Base != "" || opts.Mode == ModeApp {
+		return Result{}, fmt.Errorf("%s: not an OCI image, and only an image can be an application: %w", src.arg, errdefs.ErrInvalidArgument)
+	}
+	if base != "" {
+		progress.Logf(rep, "installing the application on base rootfs %q", base)
+		if res.Warnings, err = installApp(txn, &rec, base); err != nil {
+			return Result{}, explain(err, store)
+		}
+	} else {
+		res.Warnings = inspect(txn.Root(), &rec.Info)
+	}
+	if res.Info, err = txn.Commit(rec.Info); err != nil {
 		return Result{}, explain(err, store)
 	}
 	return res, nil

@@ -5,6 +5,8 @@
 //	DATADIR/containers/NAME/upper         the container's writable layer
 //	DATADIR/containers/NAME/work          overlayfs work directory
 //	DATADIR/containers/NAME/merged        the mounted root while it runs
+//	DATADIR/containers/NAME/volumes/VOL   an application's volume (VOL is its
+//	                                      path, escaped as systemd-escape --path)
 //	DATADIR/containers/NAME/submounts/REL/{upper,work}
 //	                                      layers for host filesystems below /
 //	DATADIR/fs/NAME/                      an imported rootfs (read-only lower layer)
@@ -24,6 +26,8 @@ package layout
 import (
 	"fmt"
 	"path/filepath"
+
+	"github.com/coreos/go-systemd/v22/unit"
 )
 
 // UnitDir is where sdme writes its units; /etc, because containers that are
@@ -45,9 +49,17 @@ func (l Layout) ContainerDir(name string) string { return filepath.Join(l.Contai
 func (l Layout) Upper(name string) string        { return filepath.Join(l.ContainerDir(name), "upper") }
 func (l Layout) Work(name string) string         { return filepath.Join(l.ContainerDir(name), "work") }
 func (l Layout) Merged(name string) string       { return filepath.Join(l.ContainerDir(name), "merged") }
-func (l Layout) FsDir() string                   { return filepath.Join(l.Datadir, "fs") }
-func (l Layout) Rootfs(name string) string       { return filepath.Join(l.FsDir(), name) }
-func (l Layout) RootfsMeta(name string) string   { return filepath.Join(l.FsDir(), "."+name+".meta") }
+func (l Layout) Volumes(name string) string      { return filepath.Join(l.ContainerDir(name), "volumes") }
+
+// Volume is the directory of container name that holds the volume at
+// path (absolute, in the application's root).
+func (l Layout) Volume(name, path string) string {
+	return filepath.Join(l.Volumes(name), unit.UnitNamePathEscape(path))
+}
+
+func (l Layout) FsDir() string                 { return filepath.Join(l.Datadir, "fs") }
+func (l Layout) Rootfs(name string) string     { return filepath.Join(l.FsDir(), name) }
+func (l Layout) RootfsMeta(name string) string { return filepath.Join(l.FsDir(), "."+name+".meta") }
 
 // Staging is the directory where a transaction of kind ("import",
 // "remove") on rootfs name works; pid makes it the process's own, so

@@ -147,8 +147,14 @@ func (s Store) users() (map[string][]string, error) {
 	m := map[string][]string{}
 	for _, c := range cs {
 		st, err := state.Read(s.layout.StateFile(c))
-		if err == nil && st.Spec.Pod != "" {
-			m[string(st.Spec.Pod)] = append(m[string(st.Spec.Pod)], c)
+		if err != nil {
+			continue
+		}
+		// A container whose application alone is in the pod uses it too.
+		for _, p := range []string{string(st.Spec.Pod), st.Spec.OCIPod} {
+			if p != "" {
+				m[p] = append(m[p], c)
+			}
 		}
 	}
 	return m, nil

@@ -30,6 +30,7 @@ import (
 	"github.com/sdme/sdme/engine/layout"
 	"github.com/sdme/sdme/engine/lock"
 	"github.com/sdme/sdme/engine/names"
+	"github.com/sdme/sdme/engine/ociapp"
 	"github.com/sdme/sdme/engine/printable"
 	"github.com/sdme/sdme/engine/state"
 )
@@ -47,7 +48,13 @@ type Info struct {
 	Kind string `json:"kind"`
 	// Digest is the manifest digest of an OCI image; empty otherwise.
 	Digest string `json:"digest,omitempty"`
-	// Size is the disk space the tree takes, in bytes.
+	// Base is the rootfs an OCI application is built on; empty for a
+	// rootfs that stands alone.
+	Base string `json:"base,omitempty"`
+	// App is the application's configuration, for a rootfs with a base.
+	App *ociapp.App `json:"app,omitempty"`
+	// Size is the disk space the tree takes, in bytes: an application's
+	// own, without its base.
 	Size    int64     `json:"size"`
 	Created time.Time `json:"created"`
 	// Containers are the containers built on it.
@@ -166,6 +173,12 @@ func (s Store) info(name string) Info {
 	}
 	kv := parseMeta(data)
 	info.Distro, info.Source, info.Kind, info.Digest = kv["DISTRO"], kv["SOURCE"], kv["KIND"], kv["DIGEST"]
+	if base := kv["BASE"]; names.Validate(base) == nil {
+		info.Base = base
+		if a, err := ociapp.Read(s.Path(name)); err == nil {
+			info.App = &a
+		}
+	}
 	info.Size, _ = strconv.ParseInt(kv["SIZE"], 10, 64)
 	if secs, err := strconv.ParseInt(kv["CREATED"], 10, 64); err == nil {
 		info.Created = time.Unix(secs, 0)
@@ -190,6 +203,7 @@ func marshalMeta(info Info) []byte {
 		"SOURCE":  info.Source,
 		"KIND":    info.Kind,
 		"DIGEST":  info.Digest,
+		"BASE":    info.Base,
 		"SIZE":    strconv.FormatInt(info.Size, 10),
 		"CREATED": strconv.FormatInt(info.Created.Unix(), 10),
 	}
@@ -207,6 +221,10 @@ func marshalMeta(info Info) []byte {
 	}
 	return b.Bytes()
 }
+
+// Base returns the base of rootfs name, "" if it stands alone. It reads
+// the sidecar, so that a container's start needs no lock.
+func (s Store) Base(name string) string { return s.info(name).Base }
 
 // users maps each rootfs to the containers built on it.
 func (s Store) users() (map[string][]string, error) {
@@ -228,6 +246,26 @@ func errInUse(name string, by []string) error {
 	return &errdefs.Error{Kind: errdefs.Rootfs, Name: name, Err: fmt.Errorf("used by %s %s; remove %s first: %w",
 		plural(len(by), "container", "containers"), strings.Join(by, ", "),
 		plural(len(by), "it", "them"), errdefs.ErrFailedPrecondition)}
+}
+
+// apps lists the application rootfs built on base.
+func (s Store) apps(base string) []string {
+	ents, err := os.ReadDir(s.layout.FsDir())
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), ".") && e.IsDir() && s.info(e.Name()).Base == base {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+func errBaseOf(name string, apps []string) error {
+	return &errdefs.Error{Kind: errdefs.Rootfs, Name: name, Err: fmt.Errorf("it is the base of application rootfs %s; remove %s first: %w",
+		strings.Join(apps, ", "), plural(len(apps), "it", "them"), errdefs.ErrFailedPrecondition)}
 }
 
 func plural(n int, one, many string) string {
@@ -260,6 +298,9 @@ func (s Store) Remove(name string) error {
 	}
 	if by := users[name]; len(by) > 0 {
 		return errInUse(name, by)
+	}
+	if apps := s.apps(name); len(apps) > 0 {
+		return errBaseOf(name, apps)
 	}
 	return s.discard(name)
 }

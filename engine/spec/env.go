@@ -3,9 +3,13 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sdme/sdme/engine/ociapp"
 )
 
 // Env are environment variables for the container's PID 1, KEY=VALUE in
@@ -71,6 +75,19 @@ func (e *Env) plan(_ Input, p *Plan) error {
 		p.Nspawn = append(p.Nspawn, "--setenv="+kv)
 	}
 	return nil
+}
+
+// prepare gives an OCI application the container's variables too, as
+// podman's -e does: they follow the image's in the application's
+// environment, so they win. Root's alone, as the drop-in is.
+func (e *Env) prepare(t Tree) error {
+	if !t.App || len(*e) == 0 {
+		return nil
+	}
+	if err := mkdirLike(t, ociapp.Dir); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(t.Upper, ociapp.ContainerEnvFile), ociapp.EnvFileContent(*e), 0o600)
 }
 
 func (e *Env) encode(kv map[string]string) {

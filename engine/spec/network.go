@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/sdme/sdme/engine/intree"
 	"github.com/sdme/sdme/engine/layout"
 )
 
@@ -185,10 +184,10 @@ func (n *Network) prepare(t Tree) error {
 	if !n.link() {
 		return nil
 	}
-	if t.Lower == "/" {
+	if t.hostClone() {
 		// A clone's networkd would bring up the host's own networks,
 		// devices and addresses (.netdev, .network) on its link.
-		if err := mkdirLike(t.Upper, t.Lower, "/etc/systemd/network"); err != nil {
+		if err := mkdirLike(t, "/etc/systemd/network"); err != nil {
 			return err
 		}
 		if err := unix.Setxattr(filepath.Join(t.Upper, "etc/systemd/network"), "trusted.overlay.opaque", []byte("y"), 0); err != nil {
@@ -196,11 +195,11 @@ func (n *Network) prepare(t Tree) error {
 		}
 	}
 	for _, unit := range []string{"/usr/lib/systemd/system/systemd-networkd.service", "/lib/systemd/system/systemd-networkd.service"} {
-		if fi, err := intree.Stat(t.Lower, unit); err != nil || !fi.Mode().IsRegular() {
+		if fi, err := t.lowerStat(unit); err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
 		wants := "/" + systemUnits + "/multi-user.target.wants"
-		if err := mkdirLike(t.Upper, t.Lower, wants); err != nil {
+		if err := mkdirLike(t, wants); err != nil {
 			return err
 		}
 		p := filepath.Join(t.Upper, wants, "systemd-networkd.service")

@@ -61,7 +61,7 @@ func (r *Root) plan(in Input, p *Plan) error {
 			Optional: optional,
 		}
 	}
-	p.Mounts = append(p.Mounts, overlay(in.Lower, in.Layout.Upper(in.Name), in.Layout.Work(in.Name), merged, false))
+	p.Mounts = append(p.Mounts, overlay(strings.Join(in.Lowers, ":"), in.Layout.Upper(in.Name), in.Layout.Work(in.Name), merged, false))
 	if r.Rootfs != "" {
 		return nil
 	}
@@ -131,7 +131,7 @@ func (r *Root) decode(take func(string) string) error {
 // nspawn to replace, and masks for the units of the lower layer's disks.
 func (r *Root) prepare(t Tree) error {
 	for _, d := range r.OpaqueDirs {
-		if err := mkdirLike(t.Upper, t.Lower, d); err != nil {
+		if err := mkdirLike(t, d); err != nil {
 			return err
 		}
 		// Overlayfs shows nothing of the lower directory below an opaque one.
@@ -139,7 +139,7 @@ func (r *Root) prepare(t Tree) error {
 			return fmt.Errorf("make %s opaque: %w", d, err)
 		}
 	}
-	if err := mkdirLike(t.Upper, t.Lower, "/etc/systemd/system"); err != nil {
+	if err := mkdirLike(t, "/etc/systemd/system"); err != nil {
 		return err
 	}
 	files := map[string]string{
@@ -170,13 +170,13 @@ func (r *Root) prepare(t Tree) error {
 	if slices.Contains(r.OpaqueDirs, "/etc/systemd/system") {
 		// The opaque directory hides the alias that names the bus daemon
 		// (dbus.service -> dbus-broker.service); without it D-Bus never starts.
-		if err := copyBusAliases(t.Lower, unitDir); err != nil {
+		if err := copyBusAliases(t.Lowers, unitDir); err != nil {
 			return err
 		}
 	} else {
 		// The lower layer's own mount, swap and automount units are its
 		// disks (the host's, for a clone), not the container's.
-		hostMounts, err := hostMountUnits(t.Lower)
+		hostMounts, err := hostMountUnits(t.Lowers)
 		if err != nil {
 			return err
 		}
@@ -193,12 +193,13 @@ func (r *Root) prepare(t Tree) error {
 	return nil
 }
 
-// mkdirLike creates dir (absolute, as seen in the container) inside upper,
-// giving each directory it creates the mode and owner of the same directory
-// in lower, so the merged view keeps the lower layer's permissions. An
-// imported lower layer is an image's tree: it is looked up inside itself.
-func mkdirLike(upper, lower, dir string) error {
-	p := upper
+// mkdirLike creates dir (absolute, as seen in the container) inside the
+// upper layer of t, giving each directory it creates the mode and owner of
+// the same directory in the lower layers, so the merged view keeps their
+// permissions. An imported lower layer is an image's tree: it is looked up
+// inside itself.
+func mkdirLike(t Tree, dir string) error {
+	p := t.Upper
 	l := ""
 	for _, part := range strings.Split(strings.Trim(dir, "/"), "/") {
 		p = filepath.Join(p, part)
@@ -210,7 +211,7 @@ func mkdirLike(upper, lower, dir string) error {
 			continue
 		}
 		mode, uid, gid := os.FileMode(0o755), 0, 0
-		if fi, err := intree.Stat(lower, l); err == nil && fi.IsDir() {
+		if fi, err := t.lowerStat(l); err == nil && fi.IsDir() {
 			mode = fi.Mode().Perm()
 			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 				uid, gid = int(st.Uid), int(st.Gid)
@@ -239,8 +240,18 @@ func noUnitDir(err error) bool {
 }
 
 // copyBusAliases copies the dbus*.service alias symlinks of the unit
-// directory of lower, if they point at a vendor unit.
-func copyBusAliases(lower, upperUnits string) error {
+// directories of lowers, if they point at a vendor unit; the top layer's
+// alias wins.
+func copyBusAliases(lowers []string, upperUnits string) error {
+	for _, l := range lowers {
+		if err := copyLayerBusAliases(l, upperUnits); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyLayerBusAliases(lower, upperUnits string) error {
 	ents, err := intree.ReadDir(lower, systemUnits)
 	if noUnitDir(err) {
 		return nil
@@ -282,24 +293,26 @@ func vendorUnit(target string) bool {
 }
 
 // hostMountUnits lists the .mount, .swap and .automount units configured in
-// the unit directory of lower.
-func hostMountUnits(lower string) ([]string, error) {
-	ents, err := intree.ReadDir(lower, systemUnits)
-	if noUnitDir(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
+// the unit directories of lowers.
+func hostMountUnits(lowers []string) ([]string, error) {
 	var out []string
-	for _, ent := range ents {
-		n := ent.Name()
-		if ent.IsDir() {
+	for _, lower := range lowers {
+		ents, err := intree.ReadDir(lower, systemUnits)
+		if noUnitDir(err) {
 			continue
 		}
-		switch filepath.Ext(n) {
-		case ".mount", ".swap", ".automount":
-			out = append(out, n)
+		if err != nil {
+			return nil, err
+		}
+		for _, ent := range ents {
+			n := ent.Name()
+			if ent.IsDir() || slices.Contains(out, n) {
+				continue
+			}
+			switch filepath.Ext(n) {
+			case ".mount", ".swap", ".automount":
+				out = append(out, n)
+			}
 		}
 	}
 	sort.Strings(out)

@@ -19,9 +19,11 @@ package spec
 
 import (
 	"fmt"
+	"io/fs"
 	"strings"
 
 	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/intree"
 	"github.com/sdme/sdme/engine/layout"
 	"github.com/sdme/sdme/engine/mountinfo"
 	"github.com/sdme/sdme/engine/systemd"
@@ -36,6 +38,7 @@ type Spec struct {
 	Env    Env    `json:"env,omitempty"`
 	Limits Limits `json:"limits"`
 	Pod    Pod    `json:"pod,omitempty"`
+	App
 }
 
 // feature is one aspect of a container.
@@ -58,7 +61,7 @@ type preparer interface {
 // features lists the features of s in the order they contribute: the
 // order of nspawn's arguments and of the drop-in's settings.
 func (s *Spec) features() []feature {
-	return []feature{&s.Root, &s.Network, &s.Binds, &s.Env, &s.Limits, &s.Pod}
+	return []feature{&s.Root, &s.Network, &s.Binds, &s.Env, &s.Limits, &s.Pod, &s.App}
 }
 
 // Check validates every feature of s, and puts values in their normal
@@ -74,14 +77,39 @@ func (s *Spec) Check() error {
 	if s.Pod != "" && !s.Network.hostNetwork() {
 		return Invalid("pod", string(s.Pod), "a container in a pod has the pod's network; --private-network, --network-* and --port do not go with --pod")
 	}
+	if s.Pod != "" && s.OCIPod != "" {
+		return Invalid("oci-pod", s.OCIPod, "the whole container is in pod "+string(s.Pod)+" already; --pod and --oci-pod do not go together")
+	}
 	return nil
 }
 
 // Tree is a container's layers as prepare sees them.
 type Tree struct {
-	Name  string
-	Lower string // the read-only layer: / or an imported rootfs
-	Upper string // the container's writable layer
+	Name string
+	// Lowers are the read-only layers, the top one first: / or an
+	// imported rootfs, or an application and its base.
+	Lowers []string
+	Upper  string // the container's writable layer
+	// App says the top lower layer is an OCI application's.
+	App bool
+	// Layout places the container's volumes.
+	Layout layout.Layout
+}
+
+// hostClone reports whether the tree is a clone of the host's /.
+func (t Tree) hostClone() bool { return len(t.Lowers) == 1 && t.Lowers[0] == "/" }
+
+// lowerStat finds rel in the lower layers as the merged tree shows it:
+// in the top layer that has it, looked up inside that layer.
+func (t Tree) lowerStat(rel string) (fs.FileInfo, error) {
+	err := error(fs.ErrNotExist)
+	for _, l := range t.Lowers {
+		var fi fs.FileInfo
+		if fi, err = intree.Stat(l, rel); err == nil {
+			return fi, nil
+		}
+	}
+	return nil, err
 }
 
 // Prepare writes into t's upper layer what the features of s need there.
@@ -130,8 +158,9 @@ type Programs struct {
 type Input struct {
 	Name   string
 	Layout layout.Layout
-	// Lower is the path of the read-only layer: / or an imported rootfs.
-	Lower    string
+	// Lowers are the read-only layers, the top one first: / or an
+	// imported rootfs, or an application and its base.
+	Lowers   []string
 	Programs Programs
 	// HostMounts is the host's mount table, for a clone of /.
 	HostMounts []mountinfo.Mount

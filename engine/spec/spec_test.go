@@ -20,13 +20,13 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/")
 
 // input is a host with /home on a disk of its own.
-func input(t *testing.T, name, lower string) Input {
+func input(t *testing.T, name string, lowers ...string) Input {
 	mounts, err := mountinfo.Parse(strings.NewReader(table))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return Input{
-		Name: name, Layout: layout.Layout{Datadir: "/var/lib/sdme"}, Lower: lower,
+		Name: name, Layout: layout.Layout{Datadir: "/var/lib/sdme"}, Lowers: lowers,
 		Programs:   Programs{Nspawn: "/usr/bin/systemd-nspawn", Mount: "/usr/bin/mount", Umount: "/usr/bin/umount", Rmdir: "/usr/bin/rmdir", SystemdRun: "/usr/bin/systemd-run", Sdme: "/usr/local/bin/sdme"},
 		HostMounts: mounts, TimeoutSec: 120,
 	}
@@ -50,9 +50,10 @@ func TestPlanGolden(t *testing.T) {
 		{"network-zone", Spec{Root: Root{Rootfs: "debian"}, Network: Network{Zone: "web", Ports: []Port{{"tcp", 8443, 443}}}}, "/var/lib/sdme/fs/debian"},
 		{"limits", Spec{Root: Root{Rootfs: "debian"}, Limits: Limits{Memory: 2 << 30, CPUs: 0.5, CPUWeight: 200, TasksMax: 100}}, "/var/lib/sdme/fs/debian"},
 		{"pod", Spec{Root: Root{Rootfs: "debian"}, Pod: "web-pod"}, "/var/lib/sdme/fs/debian"},
+		{"app", Spec{Root: Root{Rootfs: "nginx"}, Network: Network{Private: true}, App: App{OCIApp: true, OCIPod: "web-pod", OCIVolumes: []string{"/var/cache/nginx", "/data"}}}, "/var/lib/sdme/fs/nginx:/var/lib/sdme/fs/debian"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p, err := Build(c.spec, input(t, "web", c.lower))
+			p, err := Build(c.spec, input(t, "web", strings.Split(c.lower, ":")...))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,0 +1,108 @@
+package containers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/sdme/sdme/engine/deps"
+	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/ociapp"
+	"github.com/sdme/sdme/engine/state"
+	"github.com/sdme/sdme/engine/systemd"
+)
+
+// appContainer reads container name and checks that it runs an OCI
+// application.
+func (e *Engine) appContainer(name string) (state.Container, error) {
+	if err := e.readyFor(name); err != nil {
+		return state.Container{}, err
+	}
+	c, err := e.read(name)
+	if err != nil {
+		return state.Container{}, err
+	}
+	if !c.Spec.OCIApp {
+		return state.Container{}, &errdefs.Error{Kind: errdefs.Container, Name: name, Err: fmt.Errorf("its rootfs is not an OCI application: %w", errdefs.ErrFailedPrecondition)}
+	}
+	return c, nil
+}
+
+// ExecApp runs argv in the OCI application of the running container name:
+// in the application's root, as its user, with its environment and its
+// network, as a transient unit of the container's systemd placed as the
+// application's service is. It returns the command's exit status.
+func (e *Engine) ExecApp(ctx context.Context, name string, argv []string, io Stdio) (int, error) {
+	if len(argv) == 0 {
+		return 0, fmt.Errorf("no command to run: %w", errdefs.ErrInvalidArgument)
+	}
+	c, err := e.appContainer(name)
+	if err != nil {
+		return 0, err
+	}
+	if err := e.runningContainer(ctx, name); err != nil {
+		return 0, err
+	}
+	app, err := ociapp.Read(e.fs.Path(c.Spec.Rootfs))
+	if err != nil {
+		return 0, fmt.Errorf("container %q: rootfs %q: %w", name, c.Spec.Rootfs, err)
+	}
+	p, err := deps.Find("systemd-run")
+	if err != nil {
+		return 0, err
+	}
+	props := ociapp.Sandbox()
+	if c.Spec.OCIPod != "" {
+		props = append(props, systemd.Set("NetworkNamespacePath", ociapp.PodNetns))
+	}
+	args := []string{"--machine=" + name, "--pipe", "--wait", "--quiet", "--collect", "--service-type=exec"}
+	for _, s := range props {
+		// Properties set over the bus expand no specifiers: the value as it is.
+		args = append(args, "--property="+s.Key+"="+s.Value)
+	}
+	args = append(args, "--")
+	return run(ctx, p[0], append(args, app.ExecArgv(argv)...), io)
+}
+
+// AppLogs writes the journal of the OCI application of container name:
+// read from the running container's journal, or from the persistent
+// journal in its upper layer once it has stopped.
+func (e *Engine) AppLogs(ctx context.Context, name string, follow bool, lines int, io Stdio) error {
+	if _, err := e.appContainer(name); err != nil {
+		return err
+	}
+	p, err := deps.Find("journalctl")
+	if err != nil {
+		return err
+	}
+	up, err := e.Running(ctx, name)
+	if err != nil {
+		return err
+	}
+	args := []string{"--no-pager", "-u", ociapp.Unit}
+	if up {
+		args = append(args, "--machine="+name)
+	} else {
+		dir := filepath.Join(e.layout.Upper(name), "var/log/journal")
+		// Lstat: the container's own tree may point it anywhere.
+		if fi, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) || err == nil && !fi.IsDir() {
+			return &errdefs.Error{Kind: errdefs.Container, Name: name, Err: fmt.Errorf("not running, and it keeps no persistent journal: %w", errdefs.ErrFailedPrecondition), Hint: errdefs.HintStart}
+		}
+		args = append(args, "--directory="+dir)
+	}
+	if lines >= 0 {
+		args = append(args, "-n", strconv.Itoa(lines))
+	}
+	if follow {
+		args = append(args, "-f")
+	}
+	status, err := run(ctx, p[0], args, io)
+	if err == nil && status != 0 && ctx.Err() == nil {
+		return fmt.Errorf("journalctl exited with status %d", status)
+	}
+	return err
+}
