@@ -25,11 +25,14 @@ FIX=/var/tmp/sdme-fixtures
 make_fixtures() { /src/bats/fixtures/make.sh; }
 use_fixtures() { . "$FIX/env"; }
 
-# remove_everything removes every container and every imported rootfs.
+# remove_everything removes every container and every imported rootfs
+# (applications first: a base goes only once no application uses it).
 remove_everything() {
-  local r
+  local r pass
   remove_all
-  for r in $(ls "$DATADIR/fs" 2>/dev/null); do sdme fs rm "$r" >/dev/null 2>&1 || true; done
+  for pass in apps all; do
+    for r in $(ls "$DATADIR/fs" 2>/dev/null); do sdme fs rm "$r" >/dev/null 2>&1 || true; done
+  done
 }
 
 # opaque PATH: the overlay's opaque attribute of PATH (no getfattr here).

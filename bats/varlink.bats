@@ -125,7 +125,7 @@ vl() { varlinkctl call --json=short "$VL" "io.sdme.$1" "${2:-{\}}"; }
 }
 
 @test "import from the local registry streams progress with --more; fs ls --json has the same shape" {
-  run varlinkctl call --more --json=short "$VL" io.sdme.ImportRootfs "{\"source\":\"$FIX_REGISTRY/sdme/small\",\"name\":\"vlimp\"}"
+  run varlinkctl call --more --json=short "$VL" io.sdme.ImportRootfs "{\"source\":\"$FIX_REGISTRY/sdme/small\",\"name\":\"vlimp\",\"ociMode\":\"base\"}"
   assert_success
   assert_output --partial '"progress":'
   assert_output --partial '"log":{"message":'

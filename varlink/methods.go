@@ -328,11 +328,19 @@ func importRootfs(ctx context.Context, c *call) error {
 		Force    *bool   `json:"force"`
 		Platform *string `json:"platform"`
 		Insecure *bool   `json:"insecure"`
+		BaseFs   *string `json:"baseFs"`
+		OCIMode  *string `json:"ociMode"`
 	}
 	if ok, err := c.params(ctx, &p, "source"); !ok {
 		return err
 	}
 	opts := importer.Options{Source: p.Source}
+	if p.BaseFs != nil {
+		opts.Base = *p.BaseFs
+	}
+	if p.OCIMode != nil {
+		opts.Mode = *p.OCIMode
+	}
 	if p.Name != nil {
 		opts.Name = *p.Name
 	}

@@ -39,7 +39,7 @@ func (a *app) fsLsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "ls",
 		Short:   "List imported root filesystems",
-		Long:    "List the imported root filesystems. --json prints the same fields as a JSON array, with the containers built on each.",
+		Long:    "List the imported root filesystems. BASE is the rootfs an OCI application runs on, and SIZE an application's own, without its base. --json prints the same fields as a JSON array, with the containers built on each and each application's configuration.",
 		Example: "  sudo sdme fs ls\n  sudo sdme fs ls --json | jq -r '.[].name'",
 		Args:    cli.MaxArgs(0, "fs ls takes no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -58,9 +58,9 @@ func (a *app) fsLsCmd() *cobra.Command {
 				return cli.PrintJSON(a.stdout, list)
 			}
 			w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tDISTRO\tSOURCE\tSIZE\tCREATED")
+			fmt.Fprintln(w, "NAME\tDISTRO\tBASE\tSOURCE\tSIZE\tCREATED")
 			for _, r := range list {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Name, orDash(r.Distro), orDash(r.Source), progress.HumanBytes(r.Size), cli.When(r.Created))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, orDash(r.Distro), orDash(r.Base), orDash(r.Source), progress.HumanBytes(r.Size), cli.When(r.Created))
 			}
 			return w.Flush()
 		},

@@ -49,7 +49,7 @@ func useBase(store rootfs.Store, name string) (*lock.Lock, error) {
 	}
 	fail := func(why string) (*lock.Lock, error) {
 		l.Unlock()
-		return nil, &errdefs.Error{Kind: errdefs.Rootfs, Name: name, Err: fmt.Errorf("cannot be a base: %s: %w", why, errdefs.ErrFailedPrecondition)}
+		return nil, &errdefs.Error{Kind: errdefs.Rootfs, Name: name, Err: fmt.Errorf("cannot be a base: %s: %w", why, errdefs.ErrInvalidArgument)}
 	}
 	if store.Base(name) != "" {
 		return fail("it is an application itself")
@@ -82,7 +82,7 @@ func (o Options) application(store rootfs.Store, rec *record, root string) (stri
 			why = fmt.Sprintf("it has no systemd, and runs %s", strings.Join(append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...), " "))
 		}
 		return "", nil, &errdefs.Error{Err: fmt.Errorf("image %s is an application (%s): sdme runs an application as a service of a base rootfs, and none was named: %w",
-			rec.Source, why, errdefs.ErrFailedPrecondition), Hint: errdefs.HintBase}
+			rec.Source, why, errdefs.ErrInvalidArgument), Hint: errdefs.HintBase}
 	}
 	l, err := useBase(store, o.DefaultBase)
 	if err != nil {

@@ -67,6 +67,15 @@ func (s *Spec) features() []feature {
 // Check validates every feature of s, and puts values in their normal
 // form (clean paths, no duplicates).
 func (s *Spec) Check() error {
+	if s.Pod != "" && s.OCIPod != "" {
+		return Invalid("oci-pod", s.OCIPod, "the whole container is in pod "+string(s.Pod)+" already; --pod and --oci-pod do not go together")
+	}
+	if s.OCIPod != "" {
+		// The container's systemd joins the application to the pod
+		// (NetworkNamespacePath=), which needs CAP_NET_ADMIN, and nspawn
+		// grants that only with a network of the container's own.
+		s.Network.Private = true
+	}
 	for _, f := range s.features() {
 		if err := f.check(); err != nil {
 			return err
@@ -76,9 +85,6 @@ func (s *Spec) Check() error {
 	// go with it.
 	if s.Pod != "" && !s.Network.hostNetwork() {
 		return Invalid("pod", string(s.Pod), "a container in a pod has the pod's network; --private-network, --network-* and --port do not go with --pod")
-	}
-	if s.Pod != "" && s.OCIPod != "" {
-		return Invalid("oci-pod", s.OCIPod, "the whole container is in pod "+string(s.Pod)+" already; --pod and --oci-pod do not go together")
 	}
 	return nil
 }
