@@ -130,7 +130,7 @@ addr4() {
 
 @test "a veth works end to end with the host's networkd: DHCP, a server reached by address and through --port, on loopback too" {
   systemctl start systemd-networkd
-  run --separate-stderr sdme create nw1 --port 8080:80
+  run --separate-stderr sdme create nw1 --port 8080:80 --port udp:5353:5353
   assert_success
   [[ "$stderr" != *warning* ]]
   # networkd is enabled in the container, so host0 asks the host for DHCP.
@@ -158,6 +158,17 @@ addr4() {
   run curl -sf --max-time 5 "http://127.0.0.1:8080/hostname"
   assert_success
   assert_output nw1
+  # UDP too: an echo server in the container, asked from the host's
+  # loopback (one session) and from ::1 (another).
+  sdme exec nw1 systemd-run --unit=udpecho socat UDP-LISTEN:5353,fork,reuseaddr EXEC:cat
+  for dst in 127.0.0.1 '[::1]'; do
+    got=
+    for _ in $(seq 20); do
+      got=$(echo "hello $dst" | socat -T1 - "UDP:$dst:5353" 2>/dev/null) && [ -n "$got" ] && break
+      sleep 0.2
+    done
+    [ "$got" = "hello $dst" ]
+  done
   # Killed, the container takes its forwards with it: the host's port 8080
   # is the host's again (nspawn undoes them once its container is gone).
   ip addr add 10.99.0.1/32 dev lo

@@ -6,7 +6,8 @@
 #   .tar.zst       sdme fs import F.tar.zst      vs  tar -x with zstd, importctl import-tar
 #   .tar.gz        sdme fs import F.tar.gz       vs  tar -x with gzip, importctl import-tar
 #   registry       sdme fs import 127.0.0.1:5000/sdme/base
-#                                                vs  skopeo copy to an OCI layout + umoci unpack
+#                                                vs  skopeo copy to an OCI layout + umoci unpack,
+#                                                    and podman pull (where podman is installed)
 # Every target is on the same filesystem; page caches are warm for all, and
 # dirty pages of the previous step are written out before each timing.
 set -euo pipefail
@@ -32,7 +33,17 @@ skopeo_umoci() {
   skopeo copy -q --src-tls-verify=false "docker://$FIX_REGISTRY/sdme/base" "oci:$W/oci:latest"
   umoci unpack --image "$W/oci:latest" "$W/bundle"
 }
+podman_pull() {
+  podman --cgroup-manager=cgroupfs rmi -af >/dev/null 2>&1 || true
+  podman --cgroup-manager=cgroupfs pull -q --tls-verify=false "$FIX_REGISTRY/sdme/base"
+}
 have_importctl=$(command -v importctl >/dev/null && echo yes || echo no)
+have_podman=$(command -v podman >/dev/null && echo yes || echo no)
+if [ "$have_podman" = yes ]; then
+  # nspawn's seccomp filter denies keyctl, which podman's runtime uses.
+  mkdir -p /etc/containers
+  [ -e /etc/containers/containers.conf ] || printf '[containers]\nkeyring = false\n' > /etc/containers/containers.conf
+fi
 
 declare -A t
 add() { t[$1]+="$2 "; }
@@ -52,7 +63,9 @@ for i in $(seq "$RUNS"); do
   fi
   add sdme-reg "$(time_of sdme_import b-reg "$FIX_REGISTRY/sdme/base")"
   add skopeo "$(time_of skopeo_umoci)"
+  [ "$have_podman" = no ] || add podman "$(time_of podman_pull)"
 done
+[ "$have_podman" = no ] || podman --cgroup-manager=cgroupfs rmi -af >/dev/null 2>&1 || true
 machinectl remove bench-imp >/dev/null 2>&1 || true
 
 m() { printf '%s\n' ${t[$1]} | median; }
@@ -74,6 +87,7 @@ if [ "$have_importctl" = yes ]; then
 fi
 line "sdme fs import 127.0.0.1:5000/sdme/base" sdme-reg
 line "skopeo copy + umoci unpack" skopeo
+[ "$have_podman" = no ] || line "podman pull" podman
 echo "directory   sdme/cp -a:          $(ratio sdme-dir cp)   target <= 1.2x   (durable: sdme/cp -a + sync $(ratio sdme-dir cp-sync))"
 echo ".tar.zst    sdme/tar -x:         $(ratio sdme-zst tar-zst)   target <= 1.2x   (durable: sdme/tar -x + sync $(ratio sdme-zst tar-zst-sync))"
 echo ".tar.gz     sdme/tar -x:         $(ratio sdme-gz tar-gz)   target <= 1.2x   (durable: sdme/tar -x + sync $(ratio sdme-gz tar-gz-sync))"
@@ -82,3 +96,4 @@ if [ "$have_importctl" = yes ]; then
   echo ".tar.gz     sdme/importctl:      $(ratio sdme-gz importctl-gz)   target < 1x"
 fi
 echo "registry    sdme/skopeo+umoci:   $(ratio sdme-reg skopeo)   target < 1x"
+[ "$have_podman" = no ] || echo "registry    sdme/podman pull:    $(ratio sdme-reg podman)"

@@ -1,10 +1,11 @@
 #!/bin/bash
 # Benchmarks, run in a fresh test host: see bench/inside.sh (container
 # lifecycle), bench/import.sh (imports), bench/varlink.sh (the io.sdme
-# service) and bench/scale.sh (500 containers, batches of 10) for what is
-# measured. Prints medians and the ratios against the floors and peers.
-#   bench/run.sh [RUNS] [IMPORT_RUNS] [SCALE_RUNS]   (default 11 lifecycle runs, 3 of imports, 3 at scale)
-#   BENCHES="scale" bench/run.sh      only these (default: inside import varlink scale)
+# service), bench/scale.sh (500 containers, batches of 10) and bench/oci.sh
+# (OCI applications against podman) for what is measured. Prints medians
+# and the ratios against the floors and peers.
+#   bench/run.sh [RUNS] [IMPORT_RUNS] [SCALE_RUNS]   (default 11 lifecycle runs, 3 of imports, 3 at scale, 5 of oci)
+#   BENCHES="scale" bench/run.sh      only these (default: inside import varlink scale oci)
 #   NAME, SDME_TESTHOST_ROOT          the test host's name and root, as for bats/run.sh
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,15 +14,25 @@ TH="$REPO/bats/testhost/testhost.sh"
 ROOT=${SDME_TESTHOST_ROOT:-/var/tmp/sdme-bench/root}
 trap '"$TH" stop >/dev/null 2>&1 || true' EXIT
 "$TH" unpack "$ROOT"
+# podman, the peer of the application benchmarks and of the registry
+# import, from the test host's own Debian mirror: installed into the fresh
+# copy before it boots, since the test host itself has no network.
+if [[ " ${BENCHES:-oci import} " == *" oci "* || " ${BENCHES:-oci import} " == *" import "* ]]; then
+  mount -t proc proc "$ROOT/proc"
+  chroot "$ROOT" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman crun netavark conmon" >/dev/null 2>&1 ||
+    echo "run.sh: could not install podman; its figures will show as failed" >&2
+  umount "$ROOT/proc"
+fi
 "$TH" boot "$ROOT"
 # A benchmark that fails does not keep the others from running.
 rc=0
-for b in ${BENCHES:-inside import varlink scale}; do
+for b in ${BENCHES:-inside import varlink scale oci}; do
   case $b in
   inside) "$TH" run --setenv=RUNS="${1:-11}" /src/bench/inside.sh || rc=$? ;;
   import) "$TH" run --setenv=RUNS="${2:-3}" /src/bench/import.sh || rc=$? ;;
   varlink) "$TH" run /src/bench/varlink.sh || rc=$? ;;
   scale) "$TH" run --setenv=RUNS="${3:-3}" /src/bench/scale.sh || rc=$? ;;
+  oci) "$TH" run --setenv=RUNS="${4:-5}" /src/bench/oci.sh || rc=$? ;;
   *) echo "run.sh: no benchmark $b" >&2; exit 2 ;;
   esac
 done

@@ -111,7 +111,7 @@ func EnsurePod(name string) error {
 	return nil
 }
 
-// ForwardLoopback serves the TCP ports of container name on the host's
+// ForwardLoopback serves the TCP and UDP ports of container name on the host's
 // loopback addresses, which nspawn's forwarding cannot reach, until ctx
 // ends. The container's unit starts it (sdme ports-proxy) once the
 // container has booted, as a Type=notify unit: READY=1 goes to systemd
@@ -121,14 +121,24 @@ func ForwardLoopback(ctx context.Context, name string, ports []spec.Port) error 
 	if err := requireRoot(); err != nil {
 		return err
 	}
-	var fw []portproxy.Forward
+	var tcp, udp []portproxy.Forward
 	for _, p := range ports {
-		if p.Protocol == "tcp" {
-			fw = append(fw, portproxy.Forward{Host: p.Host, Container: p.Container})
+		f := portproxy.Forward{Host: p.Host, Container: p.Container}
+		if p.Protocol == "udp" {
+			udp = append(udp, f)
+		} else {
+			tcp = append(tcp, f)
 		}
 	}
-	ls, err := portproxy.Listen(fw)
+	ls, err := portproxy.Listen(tcp)
 	if err != nil {
+		return fmt.Errorf("container %q: %w", name, err)
+	}
+	conns, udpPorts, err := portproxy.ListenUDP(udp)
+	if err != nil {
+		for _, l := range ls {
+			l.Close()
+		}
 		return fmt.Errorf("container %q: %w", name, err)
 	}
 	sd, err := systemd.Connect(ctx)
@@ -136,14 +146,18 @@ func ForwardLoopback(ctx context.Context, name string, ports []spec.Port) error 
 		return err
 	}
 	defer sd.Close()
-	daemon.SdNotify(false, daemon.SdNotifyReady)
-	return portproxy.Serve(ctx, ls, fw, func(ctx context.Context) (netip.Addr, error) {
+	addr := func(ctx context.Context) (netip.Addr, error) {
 		addrs, err := sd.MachineAddresses(ctx, name)
 		if err != nil {
 			return netip.Addr{}, err
 		}
 		return containerAddr(addrs)
-	})
+	}
+	daemon.SdNotify(false, daemon.SdNotifyReady)
+	done := make(chan error, 1)
+	go func() { done <- portproxy.ServeUDP(ctx, conns, udpPorts, addr) }()
+	err = portproxy.Serve(ctx, ls, tcp, addr)
+	return errors.Join(err, <-done)
 }
 
 // containerAddr picks the address to reach a container at: its first

@@ -9,7 +9,7 @@ import (
 )
 
 // portsProxyCmd is what a container's unit starts, as a unit of its own,
-// once the container has booted: it makes the container's TCP forwards
+// once the container has booted: it makes the container's forwards
 // answer on the host's loopback addresses too (see engine.ForwardLoopback).
 // It runs until systemd stops it with the container.
 func (a *app) portsProxyCmd() *cobra.Command {

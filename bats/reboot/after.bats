@@ -45,3 +45,20 @@ load ../helpers
   assert_no_leftovers podpeer
   [ ! -e /run/sdme/pods/rpod ]
 }
+
+@test "an enabled OCI application container starts at boot, its application in the pod made again" {
+  for _ in $(seq 100); do
+    [ "$(systemctl is-active sdme@appsurvivor.service)" = active ] && break
+    sleep 0.2
+  done
+  run sdme ps
+  assert_line --regexp '^appsurvivor +running +rweb \(app\) .* yes$'
+  findmnt -n /run/sdme/pods/rapod/netns >/dev/null
+  sdme create --pod=rapod apppeer
+  sdme start apppeer
+  run sdme exec apppeer curl -sf --retry 50 --retry-delay 0 --retry-all-errors --max-time 2 http://127.0.0.1:8090/
+  assert_output "hello from sdme/web"
+  sdme pod rm -f rapod
+  assert_no_leftovers appsurvivor
+  sdme fs rm rweb rbase
+}

@@ -21,3 +21,18 @@ load ../helpers
   sdme enable podsurvivor
   findmnt -n /run/sdme/pods/rpod/netns >/dev/null
 }
+
+@test "an enabled OCI application container whose application is in a pod" {
+  # Left in place on purpose: after.bats checks that the application
+  # answers in the pod made again.
+  make_fixtures
+  use_fixtures
+  sdme rm -f appsurvivor >/dev/null 2>&1 || true
+  sdme pod rm -f rapod >/dev/null 2>&1 || true
+  sdme fs rm rweb rbase >/dev/null 2>&1 || true
+  sdme fs import -q rbase "$FIX_IMG_BASE"
+  sdme fs import -q rweb "$FIX_IMG_WEB" --base-fs=rbase
+  sdme pod new rapod
+  sdme create -r rweb --oci-pod=rapod appsurvivor
+  sdme enable appsurvivor
+}

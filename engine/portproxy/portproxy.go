@@ -1,4 +1,4 @@
-// Package portproxy forwards a container's TCP ports from the host's
+// Package portproxy forwards a container's TCP and UDP ports from the host's
 // loopback addresses. nspawn's own --port forwarding rewrites packets to
 // the host's addresses (DNAT), which cannot reach 127.0.0.0/8: the kernel
 // does not route loopback traffic out. This proxy accepts there and
@@ -18,7 +18,7 @@ import (
 	"time"
 )
 
-// Forward is one TCP port of the host forwarded to one of the container.
+// Forward is one port of the host forwarded to one of the container.
 type Forward struct {
 	Host, Container uint16
 }

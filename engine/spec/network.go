@@ -211,7 +211,7 @@ func (n *Network) prepare(t Tree) error {
 	return nil
 }
 
-// planLoopback makes the TCP forwards answer on the host's loopback
+// planLoopback makes the forwards answer on the host's loopback
 // addresses too, as docker run -p does: nspawn's forwarding rewrites
 // packets to the host's addresses, which cannot reach 127.0.0.0/8. Once
 // the container has booted, its unit starts a proxy (sdme ports-proxy) as
@@ -222,13 +222,11 @@ func (n *Network) prepare(t Tree) error {
 // and a second one cannot start; a loopback port the host already uses is
 // said in the journal, and the forward answers on the host's addresses.
 func (n *Network) planLoopback(in Input, p *Plan) error {
-	var tcp []string
+	var fw []string
 	for _, port := range n.Ports {
-		if port.Protocol == "tcp" {
-			tcp = append(tcp, port.String())
-		}
+		fw = append(fw, port.String())
 	}
-	if len(tcp) == 0 {
+	if len(fw) == 0 {
 		return nil
 	}
 	if in.Programs.Sdme == "" || in.Programs.SystemdRun == "" {
@@ -237,7 +235,7 @@ func (n *Network) planLoopback(in Input, p *Plan) error {
 	argv := []string{in.Programs.SystemdRun, "--quiet", "--collect", "--service-type=notify",
 		"--unit=" + layout.PortsUnit(in.Name), "--property=BindsTo=" + layout.Unit(in.Name),
 		"--", in.Programs.Sdme, "ports-proxy", in.Name}
-	p.Post = append(p.Post, append(argv, tcp...))
+	p.Post = append(p.Post, append(argv, fw...))
 	return nil
 }
 
