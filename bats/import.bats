@@ -424,7 +424,7 @@ assert_store_clean() {
   [ -z "$left" ] || fail "left behind: $left"
 }
 
-@test "sdme-import, --name, quiet output, and flags that are not for now" {
+@test "sdme-import, --name, quiet output, and a base without systemd" {
   run sdme-import a1 "$FIX/small.tar"
   assert_success
   assert_output --partial "a1"
@@ -434,8 +434,9 @@ assert_store_clean() {
   run sdme fs import --name a3 a3 "$FIX/small.tar"
   assert_failure 2
   run sdme fs import --base-fs=a1 a4 "$FIX_REGISTRY/sdme/base"
-  assert_failure 1
-  assert_output --partial "not yet supported"
+  assert_failure 2
+  assert_output --partial 'rootfs "a1": cannot be a base: it has no systemd'
+  [ ! -e "$DATADIR/fs/a4" ]
   run sdme fs import "$FIX/base.misnamed.tar.gz"
   assert_failure 2
   assert_output --partial "give a name"

@@ -75,7 +75,7 @@ get() { curl -sf --retry 30 --retry-delay 0 --retry-all-errors --max-time 2 "$1"
   run sdme fs ls --json
   web=$(echo "$output" | jq -c '.[] | select(.name=="web")')
   [ "$(echo "$web" | jq -r .base)" = base ]
-  [ "$(echo "$web" | jq -c '[.app.user, .app.uid, .app.gid, .app.exposedPorts, .app.volumes, .app.stopSignal]')" = '["web",1000,1000,["8090/tcp"],["/data"],"SIGINT"]' ]
+  [ "$(echo "$web" | jq -c '[.app.user, .app.uid, .app.gid, .app.exposedPorts, .app.volumes, .app.stopSignal]')" = '["web",1000,1000,["8090/tcp"],["/data","/var/my-cache"],"SIGINT"]' ]
   [ "$(echo "$web" | jq -r '.app.labels["org.opencontainers.image.title"]')" = sdme-web ]
   run sdme fs ls
   assert_line --regexp '^web +- +base +'
@@ -129,6 +129,12 @@ get() { curl -sf --retry 30 --retry-delay 0 --retry-all-errors --max-time 2 "$1"
   assert_output "$(printf '1000\n/www\n8090\nhello from sdme/web')"
   run sdme exec w1 --oci sh -c 'exit 7'
   assert_failure 7
+  # Arguments reach the command as given: systemd expands no $VAR in them.
+  run sdme exec w1 --oci echo '$PORT' '${HOME}'
+  assert_output '$PORT ${HOME}'
+  run sdme exec w1 echo '$PATH'
+  assert_output '$PATH'
+
   # The stop signal is the image's, and the application ends cleanly.
   sdme exec w1 systemctl stop sdme-oci-app.service
   run sdme exec w1 systemctl show -P Result sdme-oci-app.service
@@ -190,8 +196,14 @@ get() { curl -sf --retry 30 --retry-delay 0 --retry-all-errors --max-time 2 "$1"
   sdme restart v1
   run sdme exec v1 --oci cat /data/new
   assert_output written
+  # A path with a '-': its directory's name is percent-encoded.
+  # Not in the image: root's, 0755, as Docker makes it.
+  [ "$(stat -c %u:%a "$DATADIR/containers/v1/volumes/var%2Fmy-cache")" = 0:755 ]
+  run sdme exec v1 --oci cat /proc/self/mountinfo
+  assert_output --regexp ' /var/my-cache rw,'
+  assert_output --regexp ' /data rw,' 
   run sdme ps --json
-  [ "$(echo "$output" | jq -c '.[] | select(.name=="v1") | [.ociApp, .ociVolumes]')" = '[true,["/data"]]' ]
+  [ "$(echo "$output" | jq -c '.[] | select(.name=="v1") | [.ociApp, .ociVolumes]')" = '[true,["/data","/var/my-cache"]]' ]
   sdme rm -f v1
   assert_no_leftovers v1
 }
@@ -248,6 +260,9 @@ get() { curl -sf --retry 30 --retry-delay 0 --retry-all-errors --max-time 2 "$1"
   assert_output --partial nosuchpod
   run sdme create -r web --oci-pod='bad/name' b1
   assert_failure 2
+  run sdme create -r web -o /oci b1
+  assert_failure 2
+  assert_output --partial "needs"
   [ ! -e "$DATADIR/state/b1" ]
   run sdme fs import x "$FIX_IMG_WEB" --base-fs=base --oci-mode=base
   assert_failure 2
@@ -304,7 +319,11 @@ get() { curl -sf --retry 30 --retry-delay 0 --retry-all-errors --max-time 2 "$1"
   run vl Create '{"name":"vlapp","rootfs":"vlweb","ociPod":"vlpod"}'
   assert_success
   run vl List '{"name":"vlapp"}'
-  [ "$(echo "$output" | jq -c '[.container.ociApp, .container.ociPod, .container.ociVolumes]')" = '[true,"vlpod",["/data"]]' ]
+  [ "$(echo "$output" | jq -c '[.container.ociApp, .container.ociPod, .container.ociVolumes]')" = '[true,"vlpod",["/data","/var/my-cache"]]' ]
+  # Not root: the image's variables by name only, as a container's.
+  run setpriv --reuid=65534 --regid=65534 --clear-groups varlinkctl call --json=short "$VL" io.sdme.ListRootfs '{"name":"vlweb"}'
+  assert_success
+  [ "$(echo "$output" | jq -c '.rootfs.app.env')" = '["PORT","APP_MODE","PATH","HOME"]' ]
   run vl Create '{"name":"vlbad","rootfs":"base","ociPod":"vlpod"}'
   assert_failure
   assert_output --partial io.sdme.InvalidArgument

@@ -265,7 +265,14 @@ var (
 )
 
 func listRootfs(ctx context.Context, c *call) error {
+	root := peerIsRoot(ctx)
 	return listStore(ctx, c, (*engine.Engine).Rootfs, "io.sdme.NoSuchRootfs", func(i rootfs.Info) any {
+		if i.App != nil && !root {
+			// As a container's: values may be secrets; names are not.
+			app := *i.App
+			app.Env = spec.Env(app.Env).Names()
+			i.App = &app
+		}
 		return struct {
 			Rootfs rootfs.Info `json:"rootfs"`
 		}{i}

@@ -139,7 +139,11 @@ once the ones before it are: its name on stdout, or its error on stderr.`,
 		ValidArgsFunction: a.completeNames,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.batch(cmd, args, "starting", "started", func(ctx context.Context, name string) error {
-				return a.engine.Start(ctx, name, time.Duration(timeout))
+				if err := a.engine.Start(ctx, name, time.Duration(timeout)); err != nil {
+					return err
+				}
+				a.warn(a.engine.HostWarnings(ctx, name))
+				return nil
 			})
 		},
 	}

@@ -44,9 +44,14 @@ func (a *app) ociExecCmd() *cobra.Command {
 			if err == nil {
 				if ws.Signaled() {
 					// End as the application did, so that systemd sees a
-					// clean SIGTERM where there was one.
-					signal.Reset(ws.Signal())
-					syscall.Kill(os.Getpid(), ws.Signal())
+					// clean SIGTERM where there was one. Only the signals
+					// that end a process plainly: the Go runtime would
+					// answer SIGABRT or SIGSEGV with a dump of its own.
+					switch sig := ws.Signal(); sig {
+					case syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGPIPE, syscall.SIGKILL:
+						signal.Reset(sig)
+						syscall.Kill(os.Getpid(), sig)
+					}
 					return cli.ExitStatus(128 + int(ws.Signal()))
 				}
 				return exitStatus(ws.ExitStatus())

@@ -2,18 +2,14 @@ package containers
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/sdme/sdme/engine/deps"
 	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/intree"
 	"github.com/sdme/sdme/engine/ociapp"
 	"github.com/sdme/sdme/engine/state"
-	"github.com/sdme/sdme/engine/systemd"
 )
 
 // appContainer reads container name and checks that it runs an OCI
@@ -55,17 +51,14 @@ func (e *Engine) ExecApp(ctx context.Context, name string, argv []string, io Std
 	if err != nil {
 		return 0, err
 	}
-	props := ociapp.Sandbox()
-	if c.Spec.OCIPod != "" {
-		props = append(props, systemd.Set("NetworkNamespacePath", ociapp.PodNetns))
-	}
+	props := append(ociapp.Sandbox(), c.Spec.App.Settings()...)
 	args := []string{"--machine=" + name, "--pipe", "--wait", "--quiet", "--collect", "--service-type=exec"}
 	for _, s := range props {
 		// Properties set over the bus expand no specifiers: the value as it is.
 		args = append(args, "--property="+s.Key+"="+s.Value)
 	}
 	args = append(args, "--")
-	return run(ctx, p[0], append(args, app.ExecArgv(argv)...), io)
+	return run(ctx, p[0], append(args, literal(app.ExecArgv(argv))...), io)
 }
 
 // AppLogs writes the journal of the OCI application of container name:
@@ -87,12 +80,13 @@ func (e *Engine) AppLogs(ctx context.Context, name string, follow bool, lines in
 	if up {
 		args = append(args, "--machine="+name)
 	} else {
-		dir := filepath.Join(e.layout.Upper(name), "var/log/journal")
-		// Lstat: the container's own tree may point it anywhere.
-		if fi, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) || err == nil && !fi.IsDir() {
+		// The upper layer is the container's to write: its var/log may
+		// point anywhere. --root resolves the journal's path inside it.
+		upper := e.layout.Upper(name)
+		if fi, err := intree.Stat(upper, "var/log/journal"); err != nil || !fi.IsDir() {
 			return &errdefs.Error{Kind: errdefs.Container, Name: name, Err: fmt.Errorf("not running, and it keeps no persistent journal: %w", errdefs.ErrFailedPrecondition), Hint: errdefs.HintStart}
 		}
-		args = append(args, "--directory="+dir)
+		args = append(args, "--root="+upper)
 	}
 	if lines >= 0 {
 		args = append(args, "-n", strconv.Itoa(lines))

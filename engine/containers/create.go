@@ -55,6 +55,17 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Created, error
 	return Created{Name: name, Warnings: e.hostWarnings(ctx, name, &sp)}, nil
 }
 
+// HostWarnings says what container name lacks on this host as it is now
+// (a unit it relies on that is not running): create says it once, and
+// start again, since the host may have changed since.
+func (e *Engine) HostWarnings(ctx context.Context, name string) []string {
+	c, err := e.read(name)
+	if err != nil {
+		return nil
+	}
+	return e.hostWarnings(ctx, name, &c.Spec)
+}
+
 // hostWarnings says which units of the host that the container relies on
 // are not running, and what it lacks without them. A unit systemd cannot
 // be asked about is not a warning.

@@ -71,7 +71,19 @@ func (e *Engine) systemdRun(ctx context.Context, name, user string, login bool, 
 		args = append(args, "--property=WorkingDirectory=~")
 	}
 	args = append(args, "--")
-	return run(ctx, p[0], append(args, argv...), io)
+	return run(ctx, p[0], append(args, literal(argv)...), io)
+}
+
+// literal keeps systemd from expanding $VAR in a command it runs: it
+// expands a transient unit's command line as a unit file's ExecStart=
+// (systemd-run 254 added --expand-environment=no to say otherwise, which
+// older ones lack), and "$$" is a dollar sign.
+func literal(argv []string) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		out[i] = strings.ReplaceAll(a, "$", "$$")
+	}
+	return out
 }
 
 // JoinOptions says whom to log in as and what to run.

@@ -6,7 +6,7 @@
 //	DATADIR/containers/NAME/work          overlayfs work directory
 //	DATADIR/containers/NAME/merged        the mounted root while it runs
 //	DATADIR/containers/NAME/volumes/VOL   an application's volume (VOL is its
-//	                                      path, escaped as systemd-escape --path)
+//	                                      path, percent-encoded: VolumeName)
 //	DATADIR/containers/NAME/submounts/REL/{upper,work}
 //	                                      layers for host filesystems below /
 //	DATADIR/fs/NAME/                      an imported rootfs (read-only lower layer)
@@ -25,9 +25,9 @@ package layout
 
 import (
 	"fmt"
+	"net/url"
 	"path/filepath"
-
-	"github.com/coreos/go-systemd/v22/unit"
+	"strings"
 )
 
 // UnitDir is where sdme writes its units; /etc, because containers that are
@@ -54,7 +54,15 @@ func (l Layout) Volumes(name string) string      { return filepath.Join(l.Contai
 // Volume is the directory of container name that holds the volume at
 // path (absolute, in the application's root).
 func (l Layout) Volume(name, path string) string {
-	return filepath.Join(l.Volumes(name), unit.UnitNamePathEscape(path))
+	return filepath.Join(l.Volumes(name), VolumeName(path))
+}
+
+// VolumeName is the file name of the volume at path: the path without
+// its leading slash, percent-encoded ("var%2Flib%2Fmysql"), which no
+// bind mount syntax reads as anything but itself (systemd-escape's
+// backslashes would be taken by nspawn's --bind as escapes).
+func VolumeName(path string) string {
+	return url.PathEscape(strings.TrimPrefix(path, "/"))
 }
 
 func (l Layout) FsDir() string                 { return filepath.Join(l.Datadir, "fs") }

@@ -51,6 +51,9 @@ const (
 	// PodNetns is where a container whose application is in a pod
 	// (--oci-pod) finds the pod's network namespace.
 	PodNetns = "/run/sdme/oci-pod-netns"
+	// VolumesDir is where nspawn binds a container's volumes, for the
+	// application's service to bind them into its root.
+	VolumesDir = "/run/sdme/volumes"
 )
 
 // App is what sdme keeps of an application image's configuration.
@@ -114,12 +117,19 @@ func FromImage(img Image, root string) (App, []string, error) {
 	if badText(a.WorkingDir) {
 		return App{}, nil, fmt.Errorf("image %s: WorkingDir %q is not a path: %w", img.Ref, c.WorkingDir, errdefs.ErrUnsupported)
 	}
+	hasHome := false
 	for _, kv := range c.Env {
 		if err := checkEnv(kv); err != nil {
 			warn("image environment variable %q left out: %v", kv, err)
 			continue
 		}
 		a.Env = append(a.Env, kv)
+		hasHome = hasHome || strings.HasPrefix(kv, "HOME=")
+	}
+	if !hasHome && !badText(a.Home) {
+		// As Docker: the user's home, unless the image says otherwise
+		// (systemd would give root's to a transient unit).
+		a.Env = append(a.Env, "HOME="+a.Home)
 	}
 	if c.StopSignal != "" {
 		if a.StopSignal = signalName(c.StopSignal); a.StopSignal == "" {
@@ -174,19 +184,32 @@ func checkEnv(kv string) error {
 // signal's name, or "" if it is none.
 func signalName(s string) string {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n > 0 && n < 32 {
-			return unix.SignalName(unix.Signal(n))
+		if n <= 0 || n >= 32 {
+			return ""
 		}
-		return ""
+		s = unix.SignalName(unix.Signal(n))
 	}
 	s = strings.ToUpper(s)
 	if !strings.HasPrefix(s, "SIG") {
 		s = "SIG" + s
 	}
-	if unix.SignalNum(s) == 0 {
+	if unix.SignalNum(s) == 0 || !stopsProcess[s] {
 		return ""
 	}
 	return s
+}
+
+// stopsProcess are the signals a stop signal may be: those oci-exec
+// passes on and whose default action ends a process.
+var stopsProcess = map[string]bool{}
+
+func init() {
+	for i := 1; i < 32; i++ {
+		stopsProcess[unix.SignalName(unix.Signal(i))] = true
+	}
+	for _, s := range []string{"SIGPIPE", "SIGURG", "SIGCHLD", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGCONT"} {
+		delete(stopsProcess, s)
+	}
 }
 
 // NormalizePort reads an exposed port, "80", "80/tcp" or "53/udp", as
@@ -218,8 +241,8 @@ func CheckVolume(v string) (string, error) {
 	if clean == "/" {
 		return "", fmt.Errorf("the whole tree cannot be a volume")
 	}
-	if badText(clean) || strings.ContainsAny(clean, ":,\\") {
-		return "", fmt.Errorf("the path has a character a bind mount cannot name (':', ',', '\\' or a control character)")
+	if badText(clean) || strings.ContainsAny(clean, ":,\\ \t") {
+		return "", fmt.Errorf("the path has a character a bind mount cannot name (':', ',', '\\', a space or a control character)")
 	}
 	for _, api := range []string{"/proc", "/sys", "/dev", "/run"} {
 		if clean == api || strings.HasPrefix(clean, api+"/") {

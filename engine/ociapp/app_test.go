@@ -12,6 +12,7 @@ import (
 	v1 "github.com/regclient/regclient/types/oci/v1"
 
 	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/systemd"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/")
@@ -125,7 +126,8 @@ func TestFromImageKeepsWhatItCanCarry(t *testing.T) {
 	if a.WorkingDir != "/srv/app" || a.StopSignal != "SIGQUIT" || a.Labels["k"] != "v" {
 		t.Errorf("got %+v", a)
 	}
-	if want := []string{"A=1", "B=x=y", "C=line\nbreak"}; !reflect.DeepEqual(a.Env, want) {
+	// HOME is the user's (root's here), as Docker sets it.
+	if want := []string{"A=1", "B=x=y", "C=line\nbreak", "HOME=/root"}; !reflect.DeepEqual(a.Env, want) {
 		t.Errorf("env %q, want %q", a.Env, want)
 	}
 	if want := []string{"53/udp", "80/tcp", "8080/tcp"}; !reflect.DeepEqual(a.ExposedPorts, want) {
@@ -137,11 +139,20 @@ func TestFromImageKeepsWhatItCanCarry(t *testing.T) {
 	if len(warns) != 4+3+4 {
 		t.Errorf("%d warnings: %q", len(warns), warns)
 	}
-	for _, s := range []string{"SIGTERM", "15", "TERM", "SIGRTMIN+3x", "99"} {
-		got := signalName(s)
-		if (s == "SIGRTMIN+3x" || s == "99") != (got == "") {
-			t.Errorf("signal %q: %q", s, got)
+	for s, want := range map[string]string{
+		"SIGTERM": "SIGTERM", "15": "SIGTERM", "TERM": "SIGTERM", "sigwinch": "SIGWINCH", "3": "SIGQUIT",
+		// Not signals, or ones that would never stop the application
+		// (oci-exec keeps SIGPIPE, SIGCHLD and SIGURG; SIGSTOP stops it).
+		"SIGRTMIN+3x": "", "99": "", "0": "", "SIGPIPE": "", "SIGCHLD": "", "SIGURG": "", "SIGSTOP": "", "19": "", "SIGCONT": "",
+	} {
+		if got := signalName(s); got != want {
+			t.Errorf("signal %q: %q, want %q", s, got, want)
 		}
+	}
+	// An image that sets HOME keeps it.
+	a, _, _ = FromImage(Image{Ref: "r", Config: v1.ImageConfig{Cmd: []string{"app"}, User: "web", Env: []string{"HOME=/srv"}}}, root)
+	if !reflect.DeepEqual(a.Env, []string{"HOME=/srv"}) {
+		t.Errorf("the image's HOME: %q", a.Env)
 	}
 }
 
@@ -190,11 +201,27 @@ func TestUnitGolden(t *testing.T) {
 func TestCheckVolume(t *testing.T) {
 	for v, ok := range map[string]bool{
 		"/data": true, "/var/lib/mysql/": true, "/a/../b": true, "data": false, "/": false, "/..": false,
-		"/a,b": false, "/a:b": false, `/a\b`: false, "/a\nb": false, "/proc": false, "/dev/shm": false, "/run/x": false, "/running": true,
+		"/a,b": false, "/a:b": false, `/a\b`: false, "/a\nb": false, "/a b": false, "/a-b": true, "/proc": false, "/dev/shm": false, "/run/x": false, "/running": true,
 	} {
 		if _, err := CheckVolume(v); (err == nil) != ok {
 			t.Errorf("%q: %v", v, err)
 		}
+	}
+}
+
+// Volumes are bound by systemd inside the application's root, from
+// where nspawn put them: names no bind syntax misreads.
+func TestVolumeBinds(t *testing.T) {
+	got, err := systemd.RenderDropin([]systemd.Section{{Name: "Service", Settings: VolumeBinds([]string{"/data", "/var/lib/my-sql", "/a%b"})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "# Written by sdme; changes are overwritten.\n[Service]\n" +
+		"BindPaths=/run/sdme/volumes/data:/data\n" +
+		"BindPaths=/run/sdme/volumes/var%%2Flib%%2Fmy-sql:/var/lib/my-sql\n" +
+		"BindPaths=/run/sdme/volumes/a%%25b:/a%%b\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
 

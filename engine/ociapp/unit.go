@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sdme/sdme/engine/layout"
 	"github.com/sdme/sdme/engine/systemd"
 )
 
@@ -41,6 +42,17 @@ func Sandbox() []systemd.Setting {
 		systemd.Set("EnvironmentFile", "-"+EnvFile),
 		systemd.Set("EnvironmentFile", "-"+ContainerEnvFile),
 	}
+}
+
+// VolumeBinds binds the volumes nspawn put at VolumesDir into the
+// application's root. systemd resolves each target inside the root, so
+// that a symlink of the image on the way stays in it.
+func VolumeBinds(volumes []string) []systemd.Setting {
+	var out []systemd.Setting
+	for _, v := range volumes {
+		out = append(out, systemd.Set("BindPaths", VolumesDir+"/"+layout.VolumeName(v)+":"+v))
+	}
+	return out
 }
 
 // Unit returns the text of the application's service.

@@ -12,6 +12,7 @@ import (
 	"github.com/sdme/sdme/engine/layout"
 	"github.com/sdme/sdme/engine/names"
 	"github.com/sdme/sdme/engine/ociapp"
+	"github.com/sdme/sdme/engine/systemd"
 )
 
 // App is the OCI application a container runs when its rootfs is an
@@ -62,7 +63,7 @@ func (a *App) plan(in Input, p *Plan) error {
 		// Made with the image's content at create; an empty one if it has
 		// gone since, rather than a container that does not start.
 		p.Dirs = append(p.Dirs, dir)
-		p.Nspawn = append(p.Nspawn, "--bind="+dir+":"+ociapp.Root+v)
+		p.Nspawn = append(p.Nspawn, "--bind="+dir+":"+ociapp.VolumesDir+"/"+layout.VolumeName(v))
 	}
 	if a.OCIPod != "" {
 		p.Pre = append(p.Pre, []string{in.Programs.Sdme, "pod", "ensure", a.OCIPod})
@@ -71,11 +72,20 @@ func (a *App) plan(in Input, p *Plan) error {
 	return nil
 }
 
-// podDropin puts the application's service in the pod's namespace.
-const podDropin = "[Service]\nNetworkNamespacePath=" + ociapp.PodNetns + "\n"
+// Settings are the container's own settings of the application's
+// service, beyond the unit of its rootfs: its volumes and its pod. `sdme
+// exec --oci` applies them too.
+func (a *App) Settings() []systemd.Setting {
+	out := ociapp.VolumeBinds(a.OCIVolumes)
+	if a.OCIPod != "" {
+		out = append(out, systemd.Set("NetworkNamespacePath", ociapp.PodNetns))
+	}
+	return out
+}
 
 // prepare makes the volumes, with what the image has at their paths, as
-// Docker fills a new volume, and puts the application in its pod.
+// Docker fills a new volume, and writes the container's settings of the
+// application's service as a drop-in of it.
 func (a *App) prepare(t Tree) error {
 	if !a.OCIApp {
 		return nil
@@ -85,16 +95,19 @@ func (a *App) prepare(t Tree) error {
 			return fmt.Errorf("volume %s: %w", v, err)
 		}
 	}
-	if a.OCIPod != "" {
-		dir := "/" + systemUnits + "/" + ociapp.Unit + ".d"
-		if err := mkdirLike(t, dir); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(t.Upper, dir, "oci-pod.conf"), []byte(podDropin), 0o644); err != nil {
-			return err
-		}
+	settings := a.Settings()
+	if len(settings) == 0 {
+		return nil
 	}
-	return nil
+	text, err := systemd.RenderDropin([]systemd.Section{{Name: "Service", Settings: settings}})
+	if err != nil {
+		return err
+	}
+	dir := "/" + systemUnits + "/" + ociapp.Unit + ".d"
+	if err := mkdirLike(t, dir); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(t.Upper, dir, "sdme.conf"), []byte(text), 0o644)
 }
 
 // makeVolume makes the directory of volume v and copies into it what the

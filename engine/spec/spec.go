@@ -26,6 +26,7 @@ import (
 	"github.com/sdme/sdme/engine/intree"
 	"github.com/sdme/sdme/engine/layout"
 	"github.com/sdme/sdme/engine/mountinfo"
+	"github.com/sdme/sdme/engine/ociapp"
 	"github.com/sdme/sdme/engine/systemd"
 )
 
@@ -79,6 +80,16 @@ func (s *Spec) Check() error {
 	for _, f := range s.features() {
 		if err := f.check(); err != nil {
 			return err
+		}
+	}
+	// An application's directory and its unit must show through.
+	if s.OCIApp {
+		for _, d := range s.OpaqueDirs {
+			for _, needed := range []string{ociapp.Dir, "/" + systemUnits} {
+				if mountinfo.Within(needed, d) {
+					return Invalid("opaque dir", d, "it would hide "+needed+", which the container's OCI application needs")
+				}
+			}
 		}
 	}
 	// A pod is the container's whole network: no other network options
