@@ -18,10 +18,12 @@ trap '"$TH" stop >/dev/null 2>&1 || true' EXIT
 # import, from the test host's own Debian mirror: installed into the fresh
 # copy before it boots, since the test host itself has no network.
 if [[ " ${BENCHES:-oci import} " == *" oci "* || " ${BENCHES:-oci import} " == *" import "* ]]; then
+  # The chroot resolves names with this machine's resolver.
   mount -t proc proc "$ROOT/proc"
-  chroot "$ROOT" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman crun netavark conmon" >/dev/null 2>&1 ||
-    echo "run.sh: could not install podman; its figures will show as failed" >&2
-  umount "$ROOT/proc"
+  mount --bind /etc/resolv.conf "$ROOT/etc/resolv.conf"
+  chroot "$ROOT" sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman crun netavark conmon" >"$ROOT/var/tmp/podman-install.log" 2>&1 ||
+    { echo "run.sh: could not install podman; its figures will show as failed:" >&2; tail -5 "$ROOT/var/tmp/podman-install.log" >&2; }
+  umount "$ROOT/etc/resolv.conf" "$ROOT/proc"
 fi
 "$TH" boot "$ROOT"
 # A benchmark that fails does not keep the others from running.

@@ -3,7 +3,6 @@ package containers
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/sdme/sdme/engine/deps"
 	"github.com/sdme/sdme/engine/errdefs"
@@ -68,15 +67,11 @@ func (e *Engine) AppLogs(ctx context.Context, name string, follow bool, lines in
 	if _, err := e.appContainer(name); err != nil {
 		return err
 	}
-	p, err := deps.Find("journalctl")
-	if err != nil {
-		return err
-	}
 	up, err := e.Running(ctx, name)
 	if err != nil {
 		return err
 	}
-	args := []string{"--no-pager", "-u", ociapp.Unit}
+	args := []string{"-u", ociapp.Unit}
 	if up {
 		args = append(args, "--machine="+name)
 	} else {
@@ -88,15 +83,5 @@ func (e *Engine) AppLogs(ctx context.Context, name string, follow bool, lines in
 		}
 		args = append(args, "--root="+upper)
 	}
-	if lines >= 0 {
-		args = append(args, "-n", strconv.Itoa(lines))
-	}
-	if follow {
-		args = append(args, "-f")
-	}
-	status, err := run(ctx, p[0], args, io)
-	if err == nil && status != 0 && ctx.Err() == nil {
-		return fmt.Errorf("journalctl exited with status %d", status)
-	}
-	return err
+	return journal(ctx, args, follow, lines, io)
 }

@@ -149,11 +149,17 @@ func (e *Engine) Logs(ctx context.Context, name string, follow bool, lines int, 
 	if _, err := e.read(name); err != nil {
 		return err
 	}
+	return journal(ctx, []string{"-u", layout.Unit(name)}, follow, lines, io)
+}
+
+// journal runs journalctl with args, the last lines lines (all if < 0),
+// following if asked.
+func journal(ctx context.Context, args []string, follow bool, lines int, io Stdio) error {
 	p, err := deps.Find("journalctl")
 	if err != nil {
 		return err
 	}
-	args := []string{"--no-pager", "-u", layout.Unit(name)}
+	args = append([]string{"--no-pager"}, args...)
 	if lines >= 0 {
 		args = append(args, "-n", strconv.Itoa(lines))
 	}

@@ -55,21 +55,29 @@ func Serve(ctx context.Context, ls []net.Listener, forwards []Forward, addr Addr
 	for _, f := range forwards {
 		ports[strconv.Itoa(int(f.Host))] = f.Container
 	}
-	var wg sync.WaitGroup
-	for _, l := range ls {
+	serveEach(ctx, ls, func(l net.Listener, _ int) {
 		_, hp, _ := net.SplitHostPort(l.Addr().String())
+		accept(ctx, l, ports[hp], addr)
+	})
+	return nil
+}
+
+// serveEach runs serve on each socket until ctx ends, then closes them
+// and waits for every serve to return.
+func serveEach[S io.Closer](ctx context.Context, socks []S, serve func(s S, i int)) {
+	var wg sync.WaitGroup
+	for i, s := range socks {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			accept(ctx, l, ports[hp], addr)
+			serve(s, i)
 		}()
 	}
 	<-ctx.Done()
-	for _, l := range ls {
-		l.Close()
+	for _, s := range socks {
+		s.Close()
 	}
 	wg.Wait()
-	return nil
 }
 
 func accept(ctx context.Context, l net.Listener, port uint16, addr Addr) {

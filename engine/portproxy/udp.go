@@ -51,19 +51,7 @@ func ListenUDP(forwards []Forward) (conns []*net.UDPConn, ports []uint16, err er
 // ServeUDP relays datagrams between the clients of each socket and the
 // container's port (ports[i] for conns[i]) until ctx ends.
 func ServeUDP(ctx context.Context, conns []*net.UDPConn, ports []uint16, addr Addr) error {
-	var wg sync.WaitGroup
-	for i, c := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			relay(ctx, c, ports[i], addr)
-		}()
-	}
-	<-ctx.Done()
-	for _, c := range conns {
-		c.Close()
-	}
-	wg.Wait()
+	serveEach(ctx, conns, func(c *net.UDPConn, i int) { relay(ctx, c, ports[i], addr) })
 	return nil
 }
 
