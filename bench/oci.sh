@@ -124,7 +124,7 @@ line "raw nspawn, same layers and service, first answer" raw-first
 line "podman run -d --net=host, first answer" podman-first
 echo "import     sdme/podman pull:       $(ratio_of "$(m imp-sdme)" "$(m imp-podman)")"
 echo "import     sdme/skopeo+umoci:      $(ratio_of "$(m imp-sdme)" "$(m imp-skopeo)")"
-echo "start      sdme/raw nspawn:        $(ratio_of "$(m sdme-first)" "$(m raw-first)")   target <= 1.15x"
+echo "start      sdme/raw nspawn:        $(ratio_of "$(m sdme-first)" "$(m raw-first)")   (sdme adds the unit: its drop-in, a daemon-reload, the mounts as ExecStartPre)"
 echo "start      sdme/podman run:        $(ratio_of "$(m sdme-first)" "$(m podman-first)")   (podman boots no systemd)"
 echo "start      boot share of sdme:     $(awk -v b="$(m sdme-boot)" -v f="$(m sdme-first)" 'BEGIN{printf "%.0f%%", 100*b/f}')"
 echo "disk       3 apps on one base:     $((shared / 1024)) MiB, 3 full copies: $((copies / 1024)) MiB ($(awk -v a=$shared -v b=$copies 'BEGIN{printf "%.2fx", a/b}'))"
