@@ -171,7 +171,7 @@ func (e *Engine) create(ctx context.Context, opts CreateOptions) (name string, e
 		return "", fmt.Errorf("container %q: prepare layers: %w", name, err)
 	}
 	tree := spec.Tree{Name: name, Lowers: e.lowers(sp), Upper: e.layout.Upper(name), App: sp.OCIApp, Layout: e.layout}
-	if err := sp.Prepare(tree); err != nil {
+	if err := sp.Prepare(ctx, tree); err != nil {
 		return "", fmt.Errorf("container %q: prepare layers: %w", name, err)
 	}
 	if err := ctx.Err(); err != nil {

@@ -86,12 +86,12 @@ func (a *App) Settings() []systemd.Setting {
 // prepare makes the volumes, with what the image has at their paths, as
 // Docker fills a new volume, and writes the container's settings of the
 // application's service as a drop-in of it.
-func (a *App) prepare(t Tree) error {
+func (a *App) prepare(ctx context.Context, t Tree) error {
 	if !a.OCIApp {
 		return nil
 	}
 	for _, v := range a.OCIVolumes {
-		if err := makeVolume(t, v); err != nil {
+		if err := makeVolume(ctx, t, v); err != nil {
 			return fmt.Errorf("volume %s: %w", v, err)
 		}
 	}
@@ -114,7 +114,7 @@ func (a *App) prepare(t Tree) error {
 // application's layer has at v. The layer is the image's: a symlink on
 // the way (data -> /etc) would lead the copy out of it, so only a path of
 // real directories is copied; anything else gives an empty volume.
-func makeVolume(t Tree, v string) error {
+func makeVolume(ctx context.Context, t Tree, v string) error {
 	dst := t.Layout.Volume(t.Name, v)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return err
@@ -133,7 +133,7 @@ func makeVolume(t Tree, v string) error {
 			return err
 		}
 	}
-	return copytree.Copy(context.Background(), src, dst, nil)
+	return copytree.Copy(ctx, src, dst, nil)
 }
 
 func (a *App) encode(kv map[string]string) {

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -80,7 +81,7 @@ func (e *Env) plan(_ Input, p *Plan) error {
 // prepare gives an OCI application the container's variables too, as
 // podman's -e does: they follow the image's in the application's
 // environment, so they win. Root's alone, as the drop-in is.
-func (e *Env) prepare(t Tree) error {
+func (e *Env) prepare(_ context.Context, t Tree) error {
 	if !t.App || len(*e) == 0 {
 		return nil
 	}

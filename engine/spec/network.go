@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -175,7 +176,7 @@ func (n *Network) plan(in Input, p *Plan) error {
 // the container configured: systemd-networkd does that for host0 (its
 // shipped 80-container-host0.network asks the host's networkd over DHCP),
 // so it is enabled where the tree has it, as nspawn images usually do.
-func (n *Network) prepare(t Tree) error {
+func (n *Network) prepare(_ context.Context, t Tree) error {
 	if n.hostNetwork() {
 		p := filepath.Join(t.Upper, systemUnits, "systemd-resolved.service")
 		os.Remove(p)
@@ -259,7 +260,7 @@ func (n *Network) hostUnits(name string) []HostUnit {
 		return nil
 	}
 	return []HostUnit{{"systemd-networkd.service",
-		fmt.Sprintf("the host's end of the container's link (%s) gets no address, and the container none, unless you configure it", end)}}
+		fmt.Sprintf("the host's end of the container's link (%s) gets no address, and the container none: start systemd-networkd, whose shipped 80-container-ve.network and 80-container-vz.network give the link an address, a DHCP server and masquerading, or configure the link yourself", end)}}
 }
 
 // The state keys are the original sdme's.

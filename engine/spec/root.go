@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -129,7 +130,7 @@ func (r *Root) decode(take func(string) string) error {
 // prepare writes the machine's identity and the host-clone policy into
 // the upper layer: opaque directories, an empty fstab, a resolv.conf for
 // nspawn to replace, and masks for the units of the lower layer's disks.
-func (r *Root) prepare(t Tree) error {
+func (r *Root) prepare(_ context.Context, t Tree) error {
 	for _, d := range r.OpaqueDirs {
 		if err := mkdirLike(t, d); err != nil {
 			return err

@@ -18,6 +18,7 @@
 package spec
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"strings"
@@ -56,7 +57,7 @@ type feature interface {
 
 // preparer is a feature that writes into the upper layer at create.
 type preparer interface {
-	prepare(t Tree) error
+	prepare(ctx context.Context, t Tree) error
 }
 
 // features lists the features of s in the order they contribute: the
@@ -130,10 +131,11 @@ func (t Tree) lowerStat(rel string) (fs.FileInfo, error) {
 }
 
 // Prepare writes into t's upper layer what the features of s need there.
-func (s *Spec) Prepare(t Tree) error {
+// Cancelling ctx stops a long one (the copy of an image's volume).
+func (s *Spec) Prepare(ctx context.Context, t Tree) error {
 	for _, f := range s.features() {
 		if p, ok := f.(preparer); ok {
-			if err := p.prepare(t); err != nil {
+			if err := p.prepare(ctx, t); err != nil {
 				return err
 			}
 		}
