@@ -332,3 +332,11 @@ get() { curl -sf --retry 30 --retry-delay 0 --retry-all-errors --max-time 2 "$1"
   sdme rm vlapp
   vl RemoveRootfs '{"name":"vlweb"}'
 }
+
+@test "fs rm takes an application and its base in one command, the base named first" {
+  sdme fs import -q base2 "$FIX_IMG_BASE"
+  sdme fs import -q app2 "$FIX_IMG_NEEDSENV" --base-fs=base2
+  run sdme fs rm base2 app2
+  assert_success
+  [ ! -e "$DATADIR/fs/base2" ] && [ ! -e "$DATADIR/fs/app2" ]
+}

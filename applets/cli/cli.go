@@ -206,6 +206,16 @@ const batchSize = 32
 // ("containers").
 func Batch(ctx context.Context, stdout, stderr io.Writer, prog, noun, pastTense string, args []string,
 	resolve func(arg string) (string, error), fn func(name string) error) error {
+	return BatchAfter(ctx, stdout, stderr, prog, noun, pastTense, args, resolve, nil, fn)
+}
+
+// BatchAfter is Batch where fn of a name waits for the calls of the names
+// after(name) returns that are in the batch too (a base after its
+// applications). It waits before it takes one of the batchSize places,
+// so a batch of any size cannot block itself; after must not go round in
+// a circle.
+func BatchAfter(ctx context.Context, stdout, stderr io.Writer, prog, noun, pastTense string, args []string,
+	resolve func(arg string) (string, error), after func(name string) []string, fn func(name string) error) error {
 	type outcome struct {
 		name string
 		err  error
@@ -214,6 +224,7 @@ func Batch(ctx context.Context, stdout, stderr io.Writer, prog, noun, pastTense 
 	calls := map[string]*outcome{}
 	slots := make(chan struct{}, batchSize)
 	outcomes := make([]*outcome, len(args))
+	var start []*outcome
 	for i, arg := range args {
 		name, err := arg, ctx.Err() // nothing begins after Ctrl-C
 		if err == nil && resolve != nil {
@@ -227,16 +238,32 @@ func Batch(ctx context.Context, stdout, stderr io.Writer, prog, noun, pastTense 
 		case o == nil:
 			o = &outcome{name: name, done: make(chan struct{})}
 			calls[name] = o
-			go func() {
-				defer close(o.done)
-				slots <- struct{}{}
-				defer func() { <-slots }()
-				if o.err = ctx.Err(); o.err == nil {
-					o.err = fn(name)
-				}
-			}()
+			start = append(start, o)
 		}
 		outcomes[i] = o
+	}
+	// Started once every call is known, so that each can find the ones it
+	// comes after.
+	for _, o := range start {
+		var first []*outcome
+		if after != nil {
+			for _, n := range after(o.name) {
+				if d := calls[n]; d != nil && d != o {
+					first = append(first, d)
+				}
+			}
+		}
+		go func() {
+			defer close(o.done)
+			for _, d := range first {
+				<-d.done
+			}
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			if o.err = ctx.Err(); o.err == nil {
+				o.err = fn(o.name)
+			}
+		}()
 	}
 	failed, cancelled, usage := 0, false, false
 	for _, o := range outcomes {

@@ -160,6 +160,40 @@ func TestBatchBounded(t *testing.T) {
 	}
 }
 
+// A name waits for the ones it comes after, without holding a place: more
+// bases than places, named before their applications, neither block the
+// batch nor go before their applications.
+func TestBatchAfter(t *testing.T) {
+	var args []string
+	for i := 0; i < 2*batchSize; i++ {
+		args = append(args, fmt.Sprint("base", i))
+	}
+	for i := 0; i < 2*batchSize; i++ {
+		args = append(args, fmt.Sprint("app", i))
+	}
+	var mu sync.Mutex
+	done := map[string]bool{}
+	err := BatchAfter(context.Background(), io.Discard, io.Discard, "sdme", "root filesystems", "removed", args, nil,
+		func(name string) []string {
+			if b, ok := strings.CutPrefix(name, "base"); ok {
+				return []string{"app" + b, "not-in-the-batch"}
+			}
+			return nil
+		},
+		func(name string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if b, ok := strings.CutPrefix(name, "base"); ok && !done["app"+b] {
+				t.Errorf("%s before app%s", name, b)
+			}
+			done[name] = true
+			return nil
+		})
+	if err != nil || len(done) != len(args) {
+		t.Errorf("err %v, %d of %d done", err, len(done), len(args))
+	}
+}
+
 func TestDuration(t *testing.T) {
 	for in, want := range map[string]time.Duration{"90": 90 * time.Second, "2m": 2 * time.Minute, "1.5s": 1500 * time.Millisecond} {
 		var d Duration

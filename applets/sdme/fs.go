@@ -89,33 +89,17 @@ func (a *app) fsRmCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// An application goes before its base: the base's removal,
-			// refused while an application names it, waits for the
-			// removals of those named here. Applications come first, so
-			// that they are the first to run.
-			removing := map[string]chan struct{}{}
-			var apps, rest []string
-			for _, n := range args {
-				if s.Base(n) != "" {
-					if _, dup := removing[n]; !dup {
-						removing[n] = make(chan struct{})
-					}
-					apps = append(apps, n)
-				} else {
-					rest = append(rest, n)
-				}
-			}
-			return cli.Batch(cmd.Context(), a.stdout, a.stderr, "sdme", "root filesystems", "removed", append(apps, rest...), nil, func(name string) error {
-				if done, ok := removing[name]; ok {
-					defer close(done)
-				}
-				for app, done := range removing {
-					if s.Base(app) == name {
-						<-done
+			// An application goes before its base, whose removal is
+			// refused while an application names it.
+			return cli.BatchAfter(cmd.Context(), a.stdout, a.stderr, "sdme", "root filesystems", "removed", args, nil, func(name string) []string {
+				var apps []string
+				for _, n := range args {
+					if s.Base(n) == name {
+						apps = append(apps, n)
 					}
 				}
-				return s.Remove(name)
-			})
+				return apps
+			}, s.Remove)
 		},
 	}
 }
