@@ -134,6 +134,9 @@ get() { curl -sf --retry 30 --retry-delay 0 --retry-all-errors --max-time 2 "$1"
   assert_output '$PORT ${HOME}'
   run sdme exec w1 echo '$PATH'
   assert_output '$PATH'
+  sdme exec w1 sh -c 'printf "#!/bin/sh\necho ran\n" > "/tmp/a\$b" && chmod +x "/tmp/a\$b"'
+  run sdme exec w1 '/tmp/a$b'
+  assert_output ran
 
   # The stop signal is the image's, and the application ends cleanly.
   sdme exec w1 systemctl stop sdme-oci-app.service
@@ -175,10 +178,25 @@ get() { curl -sf --retry 30 --retry-delay 0 --retry-all-errors --max-time 2 "$1"
   [ "$(tr '\0' ' ' < /proc/$pid/cmdline)" = "sleep 1000000 " ]
   # The container's variables are root's alone.
   [ "$(stat -c %a "$DATADIR/containers/ne2/upper/oci/container.env")" = 600 ]
-  # A stopped container's application log is still there.
+  # The journal's files are the container's: links among them to the
+  # host's journal files show nothing of the host's (the container's own
+  # journalctl reads them, inside the container).
+  systemd-run -q --wait --unit=sdme-oci-app echo HOST-SECRET-OCI
+  i=0
+  for f in $(find /run/log/journal /var/log/journal -name '*.journal' 2>/dev/null); do
+    i=$((i + 1))
+    sdme exec ne2 sh -c 'd=/var/log/journal/$(cat /etc/machine-id); mkdir -p $d; ln -s "$1" $d/evil$2.journal' _ "$f" "$i"
+  done
+  [ "$i" -gt 0 ]
+  run sdme logs ne2 --oci
+  assert_success
+  assert_output --partial "SECRET has 7 characters"
+  refute_output --partial HOST-SECRET-OCI
+  # A stopped container's journal is not read from the host.
   sdme stop ne2
   run sdme logs ne2 --oci
-  assert_output --partial "SECRET has 7 characters"
+  assert_failure 1
+  assert_output --partial "not running"
   sdme rm ne2
   sdme fs rm needsenv
 }

@@ -45,10 +45,12 @@ func (a *app) ociExecCmd() *cobra.Command {
 				if ws.Signaled() {
 					// End as the application did, so that systemd sees a
 					// clean SIGTERM where there was one. Only the signals
-					// that end a process plainly: the Go runtime would
-					// answer SIGABRT or SIGSEGV with a dump of its own.
+					// that end a Go process plainly once reset: the runtime
+					// answers SIGABRT or SIGQUIT with a dump of its own and
+					// ignores its own SIGPIPE; for those the unit counts
+					// 128+N as it should (SuccessExitStatus=).
 					switch sig := ws.Signal(); sig {
-					case syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGPIPE, syscall.SIGKILL:
+					case syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGKILL:
 						signal.Reset(sig)
 						syscall.Kill(os.Getpid(), sig)
 					}

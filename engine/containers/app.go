@@ -6,7 +6,6 @@ import (
 
 	"github.com/sdme/sdme/engine/deps"
 	"github.com/sdme/sdme/engine/errdefs"
-	"github.com/sdme/sdme/engine/intree"
 	"github.com/sdme/sdme/engine/ociapp"
 	"github.com/sdme/sdme/engine/state"
 )
@@ -60,28 +59,22 @@ func (e *Engine) ExecApp(ctx context.Context, name string, argv []string, io Std
 	return run(ctx, p[0], append(args, literal(app.ExecArgv(argv))...), io)
 }
 
-// AppLogs writes the journal of the OCI application of container name:
-// read from the running container's journal, or from the persistent
-// journal in its upper layer once it has stopped.
+// AppLogs writes the journal of the OCI application of the running
+// container name. The container's own journalctl reads it, inside the
+// container: the journal's files are the container's to write, and any
+// reader on the host (journalctl -M, --root, --directory) would follow
+// the symlinks among them to the host's files.
 func (e *Engine) AppLogs(ctx context.Context, name string, follow bool, lines int, io Stdio) error {
 	if _, err := e.appContainer(name); err != nil {
 		return err
 	}
-	up, err := e.Running(ctx, name)
-	if err != nil {
+	if err := e.runningContainer(ctx, name); err != nil {
 		return err
 	}
-	args := []string{"-u", ociapp.Unit}
-	if up {
-		args = append(args, "--machine="+name)
-	} else {
-		// The upper layer is the container's to write: its var/log may
-		// point anywhere. --root resolves the journal's path inside it.
-		upper := e.layout.Upper(name)
-		if fi, err := intree.Stat(upper, "var/log/journal"); err != nil || !fi.IsDir() {
-			return &errdefs.Error{Kind: errdefs.Container, Name: name, Err: fmt.Errorf("not running, and it keeps no persistent journal: %w", errdefs.ErrFailedPrecondition), Hint: errdefs.HintStart}
-		}
-		args = append(args, "--root="+upper)
+	argv := append([]string{"journalctl", "--no-pager", "-u", ociapp.Unit}, journalArgs(follow, lines)...)
+	status, err := e.systemdRun(ctx, name, "", false, argv, io)
+	if err == nil && status != 0 && ctx.Err() == nil {
+		return fmt.Errorf("journalctl exited with status %d", status)
 	}
-	return journal(ctx, args, follow, lines, io)
+	return err
 }

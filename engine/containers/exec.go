@@ -75,13 +75,14 @@ func (e *Engine) systemdRun(ctx context.Context, name, user string, login bool, 
 }
 
 // literal keeps systemd from expanding $VAR in a command it runs: it
-// expands a transient unit's command line as a unit file's ExecStart=
+// expands a transient unit's arguments as a unit file's ExecStart=
 // (systemd-run 254 added --expand-environment=no to say otherwise, which
-// older ones lack), and "$$" is a dollar sign.
+// older ones lack), and "$$" is a dollar sign. The program's path is
+// never expanded, so it stays as it is.
 func literal(argv []string) []string {
-	out := make([]string, len(argv))
-	for i, a := range argv {
-		out[i] = strings.ReplaceAll(a, "$", "$$")
+	out := append([]string(nil), argv...)
+	for i := 1; i < len(out); i++ {
+		out[i] = strings.ReplaceAll(out[i], "$", "$$")
 	}
 	return out
 }
@@ -149,28 +150,29 @@ func (e *Engine) Logs(ctx context.Context, name string, follow bool, lines int, 
 	if _, err := e.read(name); err != nil {
 		return err
 	}
-	return journal(ctx, []string{"-u", layout.Unit(name)}, follow, lines, io)
-}
-
-// journal runs journalctl with args, the last lines lines (all if < 0),
-// following if asked.
-func journal(ctx context.Context, args []string, follow bool, lines int, io Stdio) error {
 	p, err := deps.Find("journalctl")
 	if err != nil {
 		return err
 	}
-	args = append([]string{"--no-pager"}, args...)
+	args := append([]string{"--no-pager", "-u", layout.Unit(name)}, journalArgs(follow, lines)...)
+	status, err := run(ctx, p[0], args, io)
+	if err == nil && status != 0 && ctx.Err() == nil {
+		return fmt.Errorf("journalctl exited with status %d", status)
+	}
+	return err
+}
+
+// journalArgs asks journalctl for the last lines lines (all if < 0),
+// following if asked.
+func journalArgs(follow bool, lines int) []string {
+	var args []string
 	if lines >= 0 {
 		args = append(args, "-n", strconv.Itoa(lines))
 	}
 	if follow {
 		args = append(args, "-f")
 	}
-	status, err := run(ctx, p[0], args, io)
-	if err == nil && status != 0 && ctx.Err() == nil {
-		return fmt.Errorf("journalctl exited with status %d", status)
-	}
-	return err
+	return args
 }
 
 // run runs a program with io and returns its exit status. Cancelling ctx

@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/layout"
 )
 
 // Paths inside an application rootfs and its containers.
@@ -200,7 +201,8 @@ func signalName(s string) string {
 }
 
 // stopsProcess are the signals a stop signal may be: those oci-exec
-// passes on and whose default action ends a process.
+// passes on and that a process may be asked to stop by (SIGWINCH is
+// Apache's graceful stop).
 var stopsProcess = map[string]bool{}
 
 func init() {
@@ -230,6 +232,9 @@ func NormalizePort(p string) (string, error) {
 	return fmt.Sprintf("%d/%s", n, proto), nil
 }
 
+// maxName is the longest file name (NAME_MAX).
+const maxName = 255
+
 // CheckVolume returns the clean form of an image volume's path, or why it
 // cannot be one: it must be an absolute path below / that an nspawn bind
 // mount can name, and not one of the trees systemd mounts itself.
@@ -241,8 +246,12 @@ func CheckVolume(v string) (string, error) {
 	if clean == "/" {
 		return "", fmt.Errorf("the whole tree cannot be a volume")
 	}
-	if badText(clean) || strings.ContainsAny(clean, ":,\\ \t") {
-		return "", fmt.Errorf("the path has a character a bind mount cannot name (':', ',', '\\', a space or a control character)")
+	// BindPaths= takes quotes away; the other characters separate.
+	if badText(clean) || strings.ContainsAny(clean, ":,\\ \t\"'") {
+		return "", fmt.Errorf("the path has a character a bind mount cannot name (':', ',', '\\', a quote, a space or a control character)")
+	}
+	if len(layout.VolumeName(clean)) > maxName {
+		return "", fmt.Errorf("the path is too long to name a directory after it")
 	}
 	for _, api := range []string{"/proc", "/sys", "/dev", "/run"} {
 		if clean == api || strings.HasPrefix(clean, api+"/") {

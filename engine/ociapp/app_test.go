@@ -201,7 +201,7 @@ func TestUnitGolden(t *testing.T) {
 func TestCheckVolume(t *testing.T) {
 	for v, ok := range map[string]bool{
 		"/data": true, "/var/lib/mysql/": true, "/a/../b": true, "data": false, "/": false, "/..": false,
-		"/a,b": false, "/a:b": false, `/a\b`: false, "/a\nb": false, "/a b": false, "/a-b": true, "/proc": false, "/dev/shm": false, "/run/x": false, "/running": true,
+		"/a,b": false, "/a:b": false, `/a\b`: false, "/a\nb": false, "/a b": false, "/a-b": true, `/run"`: false, "/it's": false, "/" + strings.Repeat("é", 42): true, "/" + strings.Repeat("é", 50): false, "/proc": false, "/dev/shm": false, "/run/x": false, "/running": true,
 	} {
 		if _, err := CheckVolume(v); (err == nil) != ok {
 			t.Errorf("%q: %v", v, err)

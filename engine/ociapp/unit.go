@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sdme/sdme/engine/layout"
 	"github.com/sdme/sdme/engine/systemd"
 )
@@ -64,9 +66,15 @@ func (a App) Unit() (string, error) {
 	svc = append(svc, systemd.Exec("ExecStart", "", a.ExecArgv(a.Argv)))
 	// The stop signal to oci-exec alone, which passes it on (see Run).
 	svc = append(svc, systemd.Set("KillMode", "mixed"))
+	// oci-exec ends as the application did where it can (SIGTERM, SIGINT,
+	// SIGHUP), and otherwise exits 128+N: death by SIGPIPE, or by the
+	// image's stop signal, is a clean end, as systemd counts it.
+	success := "141"
 	if a.StopSignal != "" {
 		svc = append(svc, systemd.Set("KillSignal", a.StopSignal))
+		success += " " + strconv.Itoa(128+int(unix.SignalNum(a.StopSignal)))
 	}
+	svc = append(svc, systemd.Set("SuccessExitStatus", success))
 	return systemd.RenderDropin([]systemd.Section{
 		{Name: "Unit", Settings: []systemd.Setting{
 			systemd.Set("Description", "OCI application "+a.Image),
