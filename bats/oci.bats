@@ -137,6 +137,14 @@ get() { curl -sf --retry 30 --retry-delay 0 --retry-all-errors --max-time 2 "$1"
   sdme exec w1 sh -c 'printf "#!/bin/sh\necho ran\n" > "/tmp/a\$b" && chmod +x "/tmp/a\$b"'
   run sdme exec w1 '/tmp/a$b'
   assert_output ran
+  # Interrupted, a follower stops in the container too, rather than go
+  # on holding the caller's pipe.
+  run timeout -s INT 2 sdme logs w1 --oci -f
+  run timeout -s INT 2 sdme exec w1 --oci sleep 4242
+  sleep 1
+  [ -z "$(systemctl -M w1 list-units --no-legend --plain 'sdme-exec-*')" ]
+  run pgrep -f 'sleep 4242'
+  assert_failure
 
   # The stop signal is the image's, and the application ends cleanly.
   sdme exec w1 systemctl stop sdme-oci-app.service

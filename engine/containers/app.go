@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/sdme/sdme/engine/deps"
 	"github.com/sdme/sdme/engine/errdefs"
 	"github.com/sdme/sdme/engine/ociapp"
 	"github.com/sdme/sdme/engine/state"
@@ -45,18 +44,12 @@ func (e *Engine) ExecApp(ctx context.Context, name string, argv []string, io Std
 	if err != nil {
 		return 0, fmt.Errorf("container %q: rootfs %q: %w", name, c.Spec.Rootfs, err)
 	}
-	p, err := deps.Find("systemd-run")
-	if err != nil {
-		return 0, err
-	}
-	props := append(ociapp.Sandbox(), c.Spec.App.Settings()...)
-	args := []string{"--machine=" + name, "--pipe", "--wait", "--quiet", "--collect", "--service-type=exec"}
-	for _, s := range props {
+	var opts []string
+	for _, s := range append(ociapp.Sandbox(), c.Spec.App.Settings()...) {
 		// Properties set over the bus expand no specifiers: the value as it is.
-		args = append(args, "--property="+s.Key+"="+s.Value)
+		opts = append(opts, "--property="+s.Key+"="+s.Value)
 	}
-	args = append(args, "--")
-	return run(ctx, p[0], append(args, literal(app.ExecArgv(argv))...), io)
+	return transient(ctx, name, opts, app.ExecArgv(argv), io)
 }
 
 // AppLogs writes the journal of the OCI application of the running

@@ -2,6 +2,8 @@ package containers
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/sdme/sdme/engine/deps"
 	"github.com/sdme/sdme/engine/errdefs"
@@ -58,20 +61,41 @@ func (e *Engine) Exec(ctx context.Context, name string, argv []string, user stri
 // systemdRun runs argv as a transient unit in the container. A login
 // starts in the user's home directory.
 func (e *Engine) systemdRun(ctx context.Context, name, user string, login bool, argv []string, io Stdio) (int, error) {
-	p, err := deps.Find("systemd-run")
+	var props []string
+	if user != "" {
+		// With User= set, systemd also sets HOME, SHELL, USER and LOGNAME.
+		props = append(props, "--uid="+user)
+	}
+	if login {
+		props = append(props, "--property=WorkingDirectory=~")
+	}
+	return transient(ctx, name, props, argv, io)
+}
+
+// transient runs argv as a transient unit of container name's systemd,
+// with systemd-run's options opts. The unit outlives systemd-run, which
+// hands it its stdin and stdout: when ctx is cancelled (Ctrl-C), the unit
+// is stopped too, or a follower (tail -f, journalctl -f) would go on
+// holding the caller's terminal or pipe.
+func transient(ctx context.Context, name string, opts, argv []string, io Stdio) (int, error) {
+	p, err := deps.Find("systemd-run", "systemctl")
 	if err != nil {
 		return 0, err
 	}
-	args := []string{"--machine=" + name, "--pipe", "--wait", "--quiet", "--collect", "--service-type=exec"}
-	if user != "" {
-		// With User= set, systemd also sets HOME, SHELL, USER and LOGNAME.
-		args = append(args, "--uid="+user)
+	id := make([]byte, 8)
+	if _, err := rand.Read(id); err != nil {
+		return 0, err
 	}
-	if login {
-		args = append(args, "--property=WorkingDirectory=~")
+	unit := "sdme-exec-" + hex.EncodeToString(id) + ".service"
+	args := append([]string{"--machine=" + name, "--unit=" + unit, "--pipe", "--wait", "--quiet", "--collect", "--service-type=exec"}, opts...)
+	args = append(append(args, "--"), literal(argv)...)
+	status, err := run(ctx, p[0], args, io)
+	if ctx.Err() != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		exec.CommandContext(sctx, p[1], "--machine="+name, "--no-block", "stop", unit).Run()
 	}
-	args = append(args, "--")
-	return run(ctx, p[0], append(args, literal(argv)...), io)
+	return status, err
 }
 
 // literal keeps systemd from expanding $VAR in a command it runs: it
