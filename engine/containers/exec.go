@@ -78,7 +78,7 @@ func (e *Engine) systemdRun(ctx context.Context, name, user string, login bool, 
 // is stopped too, or a follower (tail -f, journalctl -f) would go on
 // holding the caller's terminal or pipe.
 func transient(ctx context.Context, name string, opts, argv []string, io Stdio) (int, error) {
-	p, err := deps.Find("systemd-run", "systemctl")
+	p, err := deps.Find("systemd-run")
 	if err != nil {
 		return 0, err
 	}
@@ -91,9 +91,11 @@ func transient(ctx context.Context, name string, opts, argv []string, io Stdio) 
 	args = append(append(args, "--"), literal(argv)...)
 	status, err := run(ctx, p[0], args, io)
 	if ctx.Err() != nil {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		exec.CommandContext(sctx, p[1], "--machine="+name, "--no-block", "stop", unit).Run()
+		if sc, err := deps.Find("systemctl"); err == nil {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			exec.CommandContext(sctx, sc[0], "--machine="+name, "--no-block", "stop", unit).Run()
+		}
 	}
 	return status, err
 }

@@ -17,6 +17,7 @@ var packages = map[string]string{
 	"machinectl":     "systemd-container",
 	"systemd-run":    "systemd",
 	"journalctl":     "systemd",
+	"systemctl":      "systemd",
 	"mount":          "mount",
 	"umount":         "mount",
 	"rmdir":          "coreutils",
