@@ -229,3 +229,15 @@ func TestMessageWordsHints(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintList(t *testing.T) {
+	var b bytes.Buffer
+	if err := PrintList[string](&b, true, nil, nil, nil); err != nil || b.String() != "[]\n" {
+		t.Errorf("an empty list as JSON: %q, %v", b.String(), err)
+	}
+	b.Reset()
+	PrintList(&b, false, []string{"a", "bbbb"}, []string{"NAME", "LEN"}, func(s string) []string { return []string{s, fmt.Sprint(len(s))} })
+	if want := "NAME  LEN\na     1\nbbbb  4\n"; b.String() != want {
+		t.Errorf("table:\n%q\nwant\n%q", b.String(), want)
+	}
+}

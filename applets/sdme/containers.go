@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -292,15 +291,7 @@ func (a *app) psCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				if list == nil {
-					list = []containers.Info{}
-				}
-				return cli.PrintJSON(a.stdout, list)
-			}
-			w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tSTATE\tROOTFS\tCREATED\tENABLED")
-			for _, c := range list {
+			return cli.PrintList(a.stdout, asJSON, list, []string{"NAME", "STATE", "ROOTFS", "CREATED", "ENABLED"}, func(c containers.Info) []string {
 				rootfs := c.Rootfs
 				switch {
 				case rootfs == "":
@@ -308,9 +299,8 @@ func (a *app) psCmd() *cobra.Command {
 				case c.OCIApp:
 					rootfs += " (app)"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.Name, c.State, rootfs, cli.When(c.Created), cli.YesNo(c.Enabled))
-			}
-			return w.Flush()
+				return []string{c.Name, c.State, rootfs, cli.When(c.Created), cli.YesNo(c.Enabled)}
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

@@ -1,9 +1,7 @@
 package sdme
 
 import (
-	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -51,18 +49,9 @@ func (a *app) fsLsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				if list == nil {
-					list = []rootfs.Info{}
-				}
-				return cli.PrintJSON(a.stdout, list)
-			}
-			w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tDISTRO\tBASE\tSOURCE\tSIZE\tCREATED")
-			for _, r := range list {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, orDash(r.Distro), orDash(r.Base), orDash(r.Source), progress.HumanBytes(r.Size), cli.When(r.Created))
-			}
-			return w.Flush()
+			return cli.PrintList(a.stdout, asJSON, list, []string{"NAME", "DISTRO", "BASE", "SOURCE", "SIZE", "CREATED"}, func(r rootfs.Info) []string {
+				return []string{r.Name, orDash(r.Distro), orDash(r.Base), orDash(r.Source), progress.HumanBytes(r.Size), cli.When(r.Created)}
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

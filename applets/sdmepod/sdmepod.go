@@ -4,10 +4,8 @@
 package sdmepod
 
 import (
-	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -97,22 +95,13 @@ func (a *app) lsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				if list == nil {
-					list = []pods.Info{}
-				}
-				return cli.PrintJSON(a.stdout, list)
-			}
-			w := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tACTIVE\tCONTAINERS\tCREATED")
-			for _, p := range list {
+			return cli.PrintList(a.stdout, asJSON, list, []string{"NAME", "ACTIVE", "CONTAINERS", "CREATED"}, func(p pods.Info) []string {
 				cs := strings.Join(p.Containers, ",")
 				if cs == "" {
 					cs = "-"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", p.Name, cli.YesNo(p.Active), cs, cli.When(p.Created))
-			}
-			return w.Flush()
+				return []string{p.Name, cli.YesNo(p.Active), cs, cli.When(p.Created)}
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
