@@ -181,10 +181,10 @@ EOF
 @test "a state file with settings this version does not know is refused at start, naming them" {
   sdme create unk1
   echo USERNS=yes >>$DATADIR/state/unk1
-  echo NO_NEW_PRIVS=yes >>$DATADIR/state/unk1
+  echo APPARMOR_PROFILE=sdme-default >>$DATADIR/state/unk1
   run --separate-stderr sdme start unk1
   [ "$status" = 1 ]
-  [[ "$stderr" == *"NO_NEW_PRIVS, USERNS"* ]]
+  [[ "$stderr" == *"APPARMOR_PROFILE, USERNS"* ]]
   [ "$(systemctl is-active sdme@unk1.service)" != active ]
   run vl Start '{"name":"unk1"}'
   assert_failure
@@ -243,10 +243,10 @@ EOF
 
 @test "enable refuses what start refuses; rm removes a boot link the state does not know" {
   sdme create unk2
-  echo DROP_CAPS=CAP_SYS_ADMIN >>$DATADIR/state/unk2
+  echo USERNS_SHIFT=65536 >>$DATADIR/state/unk2
   run --separate-stderr sdme enable unk2
   [ "$status" = 1 ]
-  [[ "$stderr" == *DROP_CAPS* ]]
+  [[ "$stderr" == *USERNS_SHIFT* ]]
   [ ! -e /etc/systemd/system/machines.target.wants/sdme@unk2.service ]
   sdme rm unk2
   # An enable killed before it wrote the state: the link exists, the state
@@ -293,4 +293,57 @@ EOF
   run vl Start '{"name":"sg1"}'
   assert_output --partial io.sdme.BadState
   sdme rm sg1
+}
+
+# bit N of the hexadecimal capability mask in /proc/1/status field $2 of
+# container $1: 1 if the capability is in it.
+capbit() {
+  local mask
+  mask=$(sdme exec "$1" awk -v f="$2:" '$1 == f {print $2}' /proc/1/status)
+  echo $(( (0x$mask >> $3) & 1 ))
+}
+
+@test "security options: capabilities dropped and added, no new privileges, a read-only root, a system call filter" {
+  sdme create sec0
+  sdme create sec1 --drop-capability net_raw --capability CAP_SYS_TIME --no-new-privileges \
+    --read-only --system-call-filter '~sethostname' --system-call-filter '~@swap'
+  sdme start sec0 sec1
+  # CAP_NET_RAW is 13, CAP_SYS_TIME 25: in nspawn's default set, and not.
+  [ "$(capbit sec0 CapBnd 13)" = 1 ] && [ "$(capbit sec1 CapBnd 13)" = 0 ]
+  [ "$(capbit sec0 CapBnd 25)" = 0 ] && [ "$(capbit sec1 CapBnd 25)" = 1 ]
+  run sdme exec sec0 awk '$1 == "NoNewPrivs:" {print $2}' /proc/1/status
+  assert_output 0
+  run sdme exec sec1 awk '$1 == "NoNewPrivs:" {print $2}' /proc/1/status
+  assert_output 1
+  # The filtered system call fails; without the filter it works.
+  sdme exec sec0 hostname changed0
+  run sdme exec sec1 hostname changed1
+  assert_failure
+  # The root is read-only, /run (a tmpfs) is not.
+  sdme exec sec0 touch /usr/sec-ok
+  run sdme exec sec1 touch /usr/sec-nope
+  assert_failure
+  sdme exec sec1 touch /run/sec-ok
+  run sdme ps --json
+  [ "$(echo "$output" | jq -c '.[] | select(.name=="sec1") | [.dropCapabilities, .capabilities, .noNewPrivileges, .readOnly, .systemCallFilter]')" = \
+    '[["CAP_NET_RAW"],["CAP_SYS_TIME"],true,true,["~sethostname","~@swap"]]' ]
+  grep -qx 'DROP_CAPS=CAP_NET_RAW' $DATADIR/state/sec1
+  sdme rm -f sec0 sec1
+}
+
+@test "bad security options are refused at create, naming the value" {
+  for bad in "--drop-capability CAP_FLY" "--capability nope" "--system-call-filter @nonsense" \
+      "--system-call-filter ~" "--drop-capability net_raw --capability CAP_NET_RAW"; do
+    run sdme create secbad $bad
+    assert_failure 2
+    [[ "$output" == *FLY* || "$output" == *nope* || "$output" == *nonsense* || "$output" == *'"~"'* || "$output" == *CAP_NET_RAW* ]]
+    [ ! -e "$DATADIR/state/secbad" ]
+  done
+  run vl Create '{"name":"secbad","systemCallFilter":["@nonsense"]}'
+  assert_output --partial io.sdme.InvalidArgument
+  run vl Create '{"name":"secvl","readOnly":true,"dropCapabilities":["sys_ptrace"]}'
+  assert_success
+  run vl List '{"name":"secvl"}'
+  [ "$(echo "$output" | jq -c '[.container.readOnly, .container.dropCapabilities]')" = '[true,["CAP_SYS_PTRACE"]]' ]
+  sdme rm secvl
 }

@@ -18,7 +18,7 @@ type featureFlags interface {
 type specFlags []featureFlags
 
 func newSpecFlags() specFlags {
-	return specFlags{&rootFlags{}, &networkFlags{}, &bindFlags{}, &envFlags{}, &limitFlags{}, &podFlags{}, &appFlags{}}
+	return specFlags{&rootFlags{}, &networkFlags{}, &bindFlags{}, &envFlags{}, &limitFlags{}, &podFlags{}, &appFlags{}, &securityFlags{}}
 }
 
 func (fs specFlags) register(cmd *cobra.Command) {

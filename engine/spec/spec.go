@@ -41,6 +41,7 @@ type Spec struct {
 	Limits Limits `json:"limits"`
 	Pod    Pod    `json:"pod,omitempty"`
 	App
+	Security
 }
 
 // feature is one aspect of a container.
@@ -63,7 +64,7 @@ type preparer interface {
 // features lists the features of s in the order they contribute: the
 // order of nspawn's arguments and of the drop-in's settings.
 func (s *Spec) features() []feature {
-	return []feature{&s.Root, &s.Network, &s.Binds, &s.Env, &s.Limits, &s.Pod, &s.App}
+	return []feature{&s.Root, &s.Network, &s.Binds, &s.Env, &s.Limits, &s.Pod, &s.App, &s.Security}
 }
 
 // Check validates every feature of s, and puts values in their normal

@@ -50,6 +50,7 @@ func TestPlanGolden(t *testing.T) {
 		{"network-zone", Spec{Root: Root{Rootfs: "debian"}, Network: Network{Zone: "web", Ports: []Port{{"tcp", 8443, 443}}}}, "/var/lib/sdme/fs/debian"},
 		{"limits", Spec{Root: Root{Rootfs: "debian"}, Limits: Limits{Memory: 2 << 30, CPUs: 0.5, CPUWeight: 200, TasksMax: 100}}, "/var/lib/sdme/fs/debian"},
 		{"pod", Spec{Root: Root{Rootfs: "debian"}, Pod: "web-pod"}, "/var/lib/sdme/fs/debian"},
+		{"security", Spec{Root: Root{Rootfs: "debian"}, Security: Security{DropCapabilities: []string{"CAP_NET_RAW", "CAP_SYS_PTRACE"}, Capabilities: []string{"CAP_SYS_TIME"}, NoNewPrivileges: true, ReadOnly: true, SystemCallFilter: []string{"~@raw-io", "~sethostname"}}}, "/var/lib/sdme/fs/debian"},
 		{"app", Spec{Root: Root{Rootfs: "nginx"}, Network: Network{Private: true}, App: App{OCIApp: true, OCIPod: "web-pod", OCIVolumes: []string{"/var/cache/nginx", "/data"}}}, "/var/lib/sdme/fs/nginx:/var/lib/sdme/fs/debian"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -102,6 +103,8 @@ func TestCheck(t *testing.T) {
 		{Limits: Limits{CPUs: 65536, CPUWeight: 10000, TasksMax: 1 << 22}},
 		{Pod: "p1"},
 		{Pod: "a-pod-with-a-long-name-0123456789"},
+		{Security: Security{DropCapabilities: []string{"net_raw", "CAP_SYS_ptrace", "CAP_NET_RAW"}, Capabilities: []string{"sys_time"}}},
+		{Security: Security{SystemCallFilter: []string{"@system-service", "~@raw-io", "~sethostname", "io_uring_setup"}, NoNewPrivileges: true, ReadOnly: true}},
 	}
 	for _, s := range ok {
 		if err := s.Check(); err != nil {
@@ -148,6 +151,14 @@ func TestCheck(t *testing.T) {
 		"pod slash":          {Pod: "a/b"},
 		"pod long":           {Pod: Pod(strings.Repeat("p", 65))},
 		"pod digit":          {Pod: "1pod"},
+		"unknown cap":        {Security: Security{DropCapabilities: []string{"CAP_FLY"}}},
+		"empty cap":          {Security: Security{Capabilities: []string{""}}},
+		"cap both ways":      {Security: Security{DropCapabilities: []string{"net_raw"}, Capabilities: []string{"CAP_NET_RAW"}}},
+		"unknown group":      {Security: Security{SystemCallFilter: []string{"@nonsense"}}},
+		"filter syntax":      {Security: Security{SystemCallFilter: []string{"~"}}},
+		"filter space":       {Security: Security{SystemCallFilter: []string{"read write"}}},
+		"filter comma":       {Security: Security{SystemCallFilter: []string{"read,write"}}},
+		"filter upper":       {Security: Security{SystemCallFilter: []string{"READ"}}},
 	}
 	for what, s := range bad {
 		if err := s.Check(); !errors.Is(err, errdefs.ErrInvalidArgument) {
@@ -250,6 +261,9 @@ func TestEncodeDecode(t *testing.T) {
 		Env:     Env{`A=x "y" $z \w`},
 		Limits:  Limits{Memory: 1 << 30, CPUs: 1.25, CPUWeight: 3, TasksMax: 7},
 		Pod:     "db",
+		App:     App{OCIApp: true, OCIVolumes: []string{"/data"}},
+		Security: Security{DropCapabilities: []string{"CAP_NET_RAW"}, Capabilities: []string{"CAP_SYS_TIME"},
+			NoNewPrivileges: true, ReadOnly: true, SystemCallFilter: []string{"~@raw-io", "sethostname"}},
 	}
 	kv := map[string]string{}
 	in.Encode(kv)

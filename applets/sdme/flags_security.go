@@ -1,0 +1,32 @@
+package sdme
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/sdme/sdme/engine/spec"
+)
+
+// securityFlags narrow what the container's root may do (nspawn's
+// options of the same names).
+type securityFlags struct {
+	drop, add, filters        []string
+	noNewPrivileges, readOnly bool
+}
+
+func (f *securityFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.drop, "drop-capability", nil, "drop capability `CAP` (CAP_NET_RAW or net_raw) from the container (repeatable)")
+	fl.StringArrayVar(&f.add, "capability", nil, "give the container capability `CAP` beyond nspawn's default set (repeatable)")
+	fl.BoolVar(&f.noNewPrivileges, "no-new-privileges", false, "no process of the container may gain privileges (setuid, file capabilities)")
+	fl.BoolVar(&f.readOnly, "read-only", false, "mount the container's root read-only")
+	fl.StringArrayVar(&f.filters, "system-call-filter", nil, "allow (or with ~, deny) system calls: `FILTER` is @group or a name, as systemd's SystemCallFilter= (repeatable)")
+}
+
+func (f *securityFlags) apply(_ *cobra.Command, s *spec.Spec) error {
+	s.Security = spec.Security{
+		DropCapabilities: f.drop, Capabilities: f.add,
+		NoNewPrivileges: f.noNewPrivileges, ReadOnly: f.readOnly,
+		SystemCallFilter: f.filters,
+	}
+	return nil
+}

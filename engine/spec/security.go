@@ -1,0 +1,160 @@
+package spec
+
+import (
+	"errors"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// Security narrows what the container's root may do, with nspawn's
+// options of the same names: capabilities dropped from (or added to)
+// nspawn's bounding set, no new privileges for any process, a read-only
+// root, and a system call filter in systemd's syntax.
+type Security struct {
+	DropCapabilities []string `json:"dropCapabilities,omitempty"`
+	Capabilities     []string `json:"capabilities,omitempty"`
+	NoNewPrivileges  bool     `json:"noNewPrivileges,omitempty"`
+	ReadOnly         bool     `json:"readOnly,omitempty"`
+	// SystemCallFilter entries are @group, name, or either after ~ (a
+	// deny list), as systemd's SystemCallFilter= takes them.
+	SystemCallFilter []string `json:"systemCallFilter,omitempty"`
+}
+
+// capabilities are the kernel's capabilities (linux/capability.h, up to
+// Linux 5.9's CAP_CHECKPOINT_RESTORE), in their order.
+var capabilities = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
+	"CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+	"CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
+	"CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
+	"CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+	"CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+	"CAP_CHECKPOINT_RESTORE",
+}
+
+// syscallGroups are systemd's system call sets (systemd.exec(5)).
+var syscallGroups = []string{
+	"aio", "basic-io", "chown", "clock", "cpu-emulation", "debug", "default", "file-system",
+	"io-event", "ipc", "keyring", "known", "memlock", "module", "mount", "network-io",
+	"obsolete", "pkey", "privileged", "process", "raw-io", "reboot", "resources", "sandbox",
+	"setuid", "signal", "swap", "sync", "system-service", "timer",
+}
+
+var syscallName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// capabilityName returns the kernel's name of a capability given with or
+// without CAP_, in any case.
+func capabilityName(s string) (string, bool) {
+	n := strings.ToUpper(s)
+	if !strings.HasPrefix(n, "CAP_") {
+		n = "CAP_" + n
+	}
+	return n, slices.Contains(capabilities, n)
+}
+
+func (s *Security) check() error {
+	norm := func(field string, caps []string) ([]string, error) {
+		var out []string
+		for _, c := range caps {
+			n, ok := capabilityName(c)
+			if !ok {
+				return nil, Invalid(field, c, "not a capability of the kernel (such as CAP_NET_RAW or net_raw)")
+			}
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+		return out, nil
+	}
+	var err error
+	if s.DropCapabilities, err = norm("drop-capability", s.DropCapabilities); err != nil {
+		return err
+	}
+	if s.Capabilities, err = norm("capability", s.Capabilities); err != nil {
+		return err
+	}
+	for _, c := range s.Capabilities {
+		if slices.Contains(s.DropCapabilities, c) {
+			return Invalid("capability", c, "it is both dropped and added")
+		}
+	}
+	for _, f := range s.SystemCallFilter {
+		if err := checkSyscallFilter(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkSyscallFilter(f string) error {
+	e := strings.TrimPrefix(f, "~")
+	switch {
+	case strings.HasPrefix(e, "@"):
+		if !slices.Contains(syscallGroups, e[1:]) {
+			return Invalid("system-call-filter", f, "not one of systemd's system call groups (@"+strings.Join(syscallGroups, ", @")+")")
+		}
+	case !syscallName.MatchString(e):
+		return Invalid("system-call-filter", f, "want @GROUP or a system call name, either after ~ to deny it")
+	}
+	return nil
+}
+
+func (s *Security) plan(_ Input, p *Plan) error {
+	if len(s.DropCapabilities) > 0 {
+		p.Nspawn = append(p.Nspawn, "--drop-capability="+strings.Join(s.DropCapabilities, ","))
+	}
+	if len(s.Capabilities) > 0 {
+		p.Nspawn = append(p.Nspawn, "--capability="+strings.Join(s.Capabilities, ","))
+	}
+	if s.NoNewPrivileges {
+		p.Nspawn = append(p.Nspawn, "--no-new-privileges=yes")
+	}
+	if s.ReadOnly {
+		p.Nspawn = append(p.Nspawn, "--read-only")
+	}
+	for _, f := range s.SystemCallFilter {
+		p.Nspawn = append(p.Nspawn, "--system-call-filter="+f)
+	}
+	return nil
+}
+
+// The state keys are the original sdme's.
+func (s *Security) encode(kv map[string]string) {
+	if len(s.DropCapabilities) > 0 {
+		kv["DROP_CAPS"] = strings.Join(s.DropCapabilities, ",")
+	}
+	if len(s.Capabilities) > 0 {
+		kv["ADD_CAPS"] = strings.Join(s.Capabilities, ",")
+	}
+	if s.NoNewPrivileges {
+		kv["NO_NEW_PRIVS"] = "yes"
+	}
+	if s.ReadOnly {
+		kv["READ_ONLY"] = "yes"
+	}
+	if len(s.SystemCallFilter) > 0 {
+		kv["SYSCALL_FILTER"] = strings.Join(s.SystemCallFilter, ",")
+	}
+}
+
+func (s *Security) decode(take func(string) string) error {
+	s.DropCapabilities = splitList(take("DROP_CAPS"), ",")
+	s.Capabilities = splitList(take("ADD_CAPS"), ",")
+	s.NoNewPrivileges = take("NO_NEW_PRIVS") == "yes"
+	s.ReadOnly = take("READ_ONLY") == "yes"
+	s.SystemCallFilter = splitList(take("SYSCALL_FILTER"), ",")
+	for _, c := range append(append([]string{}, s.DropCapabilities...), s.Capabilities...) {
+		if _, ok := capabilityName(c); !ok {
+			return errors.New("DROP_CAPS or ADD_CAPS has an entry that is not a capability")
+		}
+	}
+	for _, f := range s.SystemCallFilter {
+		if checkSyscallFilter(f) != nil {
+			return errors.New("SYSCALL_FILTER has an entry that is not a filter")
+		}
+	}
+	return nil
+}
