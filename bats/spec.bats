@@ -181,10 +181,10 @@ EOF
 @test "a state file with settings this version does not know is refused at start, naming them" {
   sdme create unk1
   echo USERNS=yes >>$DATADIR/state/unk1
-  echo APPARMOR_PROFILE=sdme-default >>$DATADIR/state/unk1
+  echo USERNS_RANGE=65536 >>$DATADIR/state/unk1
   run --separate-stderr sdme start unk1
   [ "$status" = 1 ]
-  [[ "$stderr" == *"APPARMOR_PROFILE, USERNS"* ]]
+  [[ "$stderr" == *"USERNS, USERNS_RANGE"* ]]
   [ "$(systemctl is-active sdme@unk1.service)" != active ]
   run vl Start '{"name":"unk1"}'
   assert_failure
@@ -339,6 +339,15 @@ capbit() {
     [[ "$output" == *FLY* || "$output" == *nope* || "$output" == *nonsense* || "$output" == *'"~"'* || "$output" == *CAP_NET_RAW* ]]
     [ ! -e "$DATADIR/state/secbad" ]
   done
+  # The test host's kernel has no AppArmor: a profile is refused, saying so.
+  [ ! -e /sys/kernel/security/apparmor/profiles ]
+  run sdme create secbad --apparmor-profile sdme-default
+  assert_failure 2
+  assert_output --partial 'apparmor-profile "sdme-default": this kernel has no AppArmor'
+  run sdme create secbad --apparmor-profile '../x'
+  assert_failure 2
+  assert_output --partial "a profile name is"
+  [ ! -e "$DATADIR/state/secbad" ]
   run vl Create '{"name":"secbad","systemCallFilter":["@nonsense"]}'
   assert_output --partial io.sdme.InvalidArgument
   run vl Create '{"name":"secvl","readOnly":true,"dropCapabilities":["sys_ptrace"]}'

@@ -11,6 +11,7 @@ import (
 type securityFlags struct {
 	drop, add, filters        []string
 	noNewPrivileges, readOnly bool
+	appArmor                  string
 }
 
 func (f *securityFlags) register(cmd *cobra.Command) {
@@ -19,6 +20,7 @@ func (f *securityFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.add, "capability", nil, "give the container capability `CAP` beyond nspawn's default set (repeatable)")
 	fl.BoolVar(&f.noNewPrivileges, "no-new-privileges", false, "no process of the container may gain privileges (setuid, file capabilities)")
 	fl.BoolVar(&f.readOnly, "read-only", false, "mount the container's root read-only")
+	fl.StringVar(&f.appArmor, "apparmor-profile", "", "confine the container with AppArmor profile `NAME`, which the kernel must have loaded")
 	fl.StringArrayVar(&f.filters, "system-call-filter", nil, "allow (or with ~, deny) system calls: `FILTER` is @group or a name, as systemd's SystemCallFilter= (repeatable)")
 }
 
@@ -26,7 +28,7 @@ func (f *securityFlags) apply(_ *cobra.Command, s *spec.Spec) error {
 	s.Security = spec.Security{
 		DropCapabilities: f.drop, Capabilities: f.add,
 		NoNewPrivileges: f.noNewPrivileges, ReadOnly: f.readOnly,
-		SystemCallFilter: f.filters,
+		SystemCallFilter: f.filters, AppArmorProfile: f.appArmor,
 	}
 	return nil
 }

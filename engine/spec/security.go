@@ -2,9 +2,14 @@ package spec
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/sdme/sdme/engine/systemd"
 )
 
 // Security narrows what the container's root may do, with nspawn's
@@ -19,6 +24,37 @@ type Security struct {
 	// SystemCallFilter entries are @group, name, or either after ~ (a
 	// deny list), as systemd's SystemCallFilter= takes them.
 	SystemCallFilter []string `json:"systemCallFilter,omitempty"`
+	// AppArmorProfile confines the container (the unit's
+	// AppArmorProfile=); the kernel must have it loaded.
+	AppArmorProfile string `json:"appArmorProfile,omitempty"`
+}
+
+// appArmorProfiles lists the profiles the kernel has loaded, a line each
+// ("NAME (MODE)"); it is missing where the kernel has no AppArmor.
+var appArmorProfiles = "/sys/kernel/security/apparmor/profiles"
+
+var profileName = regexp.MustCompile(`^[A-Za-z0-9._-]{1,255}$`)
+
+// checkAppArmor refuses a profile the kernel cannot apply now, so that a
+// container that names one fails at create, and at start, rather than
+// in its boot.
+func checkAppArmor(name string) error {
+	if !profileName.MatchString(name) {
+		return Invalid("apparmor-profile", name, "a profile name is letters, digits, '.', '_' and '-'")
+	}
+	data, err := os.ReadFile(appArmorProfiles)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Invalid("apparmor-profile", name, "this kernel has no AppArmor")
+	}
+	if err != nil {
+		return fmt.Errorf("apparmor-profile %q: %w", name, err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if loaded, _, _ := strings.Cut(line, " ("); loaded == name {
+			return nil
+		}
+	}
+	return Invalid("apparmor-profile", name, "the kernel has no profile of that name loaded (see "+appArmorProfiles+")")
 }
 
 // capabilities are the kernel's capabilities (linux/capability.h, up to
@@ -86,6 +122,9 @@ func (s *Security) check() error {
 			return err
 		}
 	}
+	if s.AppArmorProfile != "" {
+		return checkAppArmor(s.AppArmorProfile)
+	}
 	return nil
 }
 
@@ -118,6 +157,9 @@ func (s *Security) plan(_ Input, p *Plan) error {
 	for _, f := range s.SystemCallFilter {
 		p.Nspawn = append(p.Nspawn, "--system-call-filter="+f)
 	}
+	if s.AppArmorProfile != "" {
+		p.Service = append(p.Service, systemd.Set("AppArmorProfile", s.AppArmorProfile))
+	}
 	return nil
 }
 
@@ -138,6 +180,9 @@ func (s *Security) encode(kv map[string]string) {
 	if len(s.SystemCallFilter) > 0 {
 		kv["SYSCALL_FILTER"] = strings.Join(s.SystemCallFilter, ",")
 	}
+	if s.AppArmorProfile != "" {
+		kv["APPARMOR_PROFILE"] = s.AppArmorProfile
+	}
 }
 
 func (s *Security) decode(take func(string) string) error {
@@ -146,6 +191,10 @@ func (s *Security) decode(take func(string) string) error {
 	s.NoNewPrivileges = take("NO_NEW_PRIVS") == "yes"
 	s.ReadOnly = take("READ_ONLY") == "yes"
 	s.SystemCallFilter = splitList(take("SYSCALL_FILTER"), ",")
+	s.AppArmorProfile = take("APPARMOR_PROFILE")
+	if s.AppArmorProfile != "" && !profileName.MatchString(s.AppArmorProfile) {
+		return errors.New("APPARMOR_PROFILE is not a profile name")
+	}
 	for _, c := range append(append([]string{}, s.DropCapabilities...), s.Capabilities...) {
 		if _, ok := capabilityName(c); !ok {
 			return errors.New("DROP_CAPS or ADD_CAPS has an entry that is not a capability")

@@ -50,7 +50,7 @@ func TestPlanGolden(t *testing.T) {
 		{"network-zone", Spec{Root: Root{Rootfs: "debian"}, Network: Network{Zone: "web", Ports: []Port{{"tcp", 8443, 443}}}}, "/var/lib/sdme/fs/debian"},
 		{"limits", Spec{Root: Root{Rootfs: "debian"}, Limits: Limits{Memory: 2 << 30, CPUs: 0.5, CPUWeight: 200, TasksMax: 100}}, "/var/lib/sdme/fs/debian"},
 		{"pod", Spec{Root: Root{Rootfs: "debian"}, Pod: "web-pod"}, "/var/lib/sdme/fs/debian"},
-		{"security", Spec{Root: Root{Rootfs: "debian"}, Security: Security{DropCapabilities: []string{"CAP_NET_RAW", "CAP_SYS_PTRACE"}, Capabilities: []string{"CAP_SYS_TIME"}, NoNewPrivileges: true, ReadOnly: true, SystemCallFilter: []string{"~@raw-io", "~sethostname"}}}, "/var/lib/sdme/fs/debian"},
+		{"security", Spec{Root: Root{Rootfs: "debian"}, Security: Security{DropCapabilities: []string{"CAP_NET_RAW", "CAP_SYS_PTRACE"}, Capabilities: []string{"CAP_SYS_TIME"}, NoNewPrivileges: true, ReadOnly: true, SystemCallFilter: []string{"~@raw-io", "~sethostname"}, AppArmorProfile: "sdme-default"}}, "/var/lib/sdme/fs/debian"},
 		{"app", Spec{Root: Root{Rootfs: "nginx"}, Network: Network{Private: true}, App: App{OCIApp: true, OCIPod: "web-pod", OCIVolumes: []string{"/var/cache/nginx", "/data"}}}, "/var/lib/sdme/fs/nginx:/var/lib/sdme/fs/debian"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -383,5 +383,26 @@ func TestPodCheckNamesIt(t *testing.T) {
 	s := Spec{Pod: "Bad"}
 	if err := s.Check(); err == nil || !strings.Contains(err.Error(), "pod") || !strings.Contains(err.Error(), `"Bad"`) {
 		t.Errorf("Check = %v; want the pod's name", err)
+	}
+}
+
+func TestAppArmorProfile(t *testing.T) {
+	dir := t.TempDir()
+	old := appArmorProfiles
+	defer func() { appArmorProfiles = old }()
+	appArmorProfiles = filepath.Join(dir, "profiles")
+	s := Security{AppArmorProfile: "sdme-default"}
+	if err := s.check(); err == nil || !strings.Contains(err.Error(), "no AppArmor") {
+		t.Errorf("without AppArmor: %v", err)
+	}
+	os.WriteFile(appArmorProfiles, []byte("docker-default (enforce)\nsdme-default (complain)\n"), 0o644)
+	if err := s.check(); err != nil {
+		t.Errorf("a loaded profile: %v", err)
+	}
+	for _, bad := range []string{"other", "a b", "../x", ""} {
+		s := Security{AppArmorProfile: bad}
+		if err := checkAppArmor(bad); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("%q: %v (%+v)", bad, err, s)
+		}
 	}
 }
