@@ -69,7 +69,7 @@ func (a *app) fsRmCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:               "rm NAME...",
 		Short:             "Remove imported root filesystems",
-		Long:              "Remove root filesystems. A rootfs that a container is built on is kept; remove the container first.",
+		Long:              "Remove root filesystems. A rootfs that a container is built on is kept; remove the container first. A base goes only with, or after, the applications built on it; named together, they are removed first.",
 		Example:           "  sudo sdme fs rm ubuntu",
 		Args:              cli.MinArgs(1, "name the rootfs to remove"),
 		ValidArgsFunction: a.completeRootfs,
@@ -80,15 +80,7 @@ func (a *app) fsRmCmd() *cobra.Command {
 			}
 			// An application goes before its base, whose removal is
 			// refused while an application names it.
-			return cli.BatchAfter(cmd.Context(), a.stdout, a.stderr, "sdme", "root filesystems", "removed", args, nil, func(name string) []string {
-				var apps []string
-				for _, n := range args {
-					if s.Base(n) == name {
-						apps = append(apps, n)
-					}
-				}
-				return apps
-			}, s.Remove)
+			return cli.BatchAfter(cmd.Context(), a.stdout, a.stderr, "sdme", "root filesystems", "removed", args, nil, s.Apps, s.Remove)
 		},
 	}
 }

@@ -248,8 +248,8 @@ func errInUse(name string, by []string) error {
 		plural(len(by), "it", "them"), errdefs.ErrFailedPrecondition)}
 }
 
-// apps lists the application rootfs built on base.
-func (s Store) apps(base string) []string {
+// Apps lists the application rootfs built on base.
+func (s Store) Apps(base string) []string {
 	ents, err := os.ReadDir(s.layout.FsDir())
 	if err != nil {
 		return nil
@@ -299,7 +299,7 @@ func (s Store) Remove(name string) error {
 	if by := users[name]; len(by) > 0 {
 		return errInUse(name, by)
 	}
-	if apps := s.apps(name); len(apps) > 0 {
+	if apps := s.Apps(name); len(apps) > 0 {
 		return errBaseOf(name, apps)
 	}
 	return s.discard(name)

@@ -90,7 +90,7 @@ func (t *Txn) checkReplace() error {
 	if by := users[t.name]; len(by) > 0 {
 		return errInUse(t.name, by)
 	}
-	if apps := t.s.apps(t.name); len(apps) > 0 {
+	if apps := t.s.Apps(t.name); len(apps) > 0 {
 		return errBaseOf(t.name, apps)
 	}
 	return nil
