@@ -180,11 +180,11 @@ EOF
 
 @test "a state file with settings this version does not know is refused at start, naming them" {
   sdme create unk1
-  echo USERNS=yes >>$DATADIR/state/unk1
-  echo USERNS_RANGE=65536 >>$DATADIR/state/unk1
+  echo KUBE=yes >>$DATADIR/state/unk1
+  echo KUBE_YAML_HASH=65536 >>$DATADIR/state/unk1
   run --separate-stderr sdme start unk1
   [ "$status" = 1 ]
-  [[ "$stderr" == *"USERNS, USERNS_RANGE"* ]]
+  [[ "$stderr" == *"KUBE, KUBE_YAML_HASH"* ]]
   [ "$(systemctl is-active sdme@unk1.service)" != active ]
   run vl Start '{"name":"unk1"}'
   assert_failure
@@ -243,10 +243,10 @@ EOF
 
 @test "enable refuses what start refuses; rm removes a boot link the state does not know" {
   sdme create unk2
-  echo USERNS_SHIFT=65536 >>$DATADIR/state/unk2
+  echo HAS_PROBES=yes >>$DATADIR/state/unk2
   run --separate-stderr sdme enable unk2
   [ "$status" = 1 ]
-  [[ "$stderr" == *USERNS_SHIFT* ]]
+  [[ "$stderr" == *HAS_PROBES* ]]
   [ ! -e /etc/systemd/system/machines.target.wants/sdme@unk2.service ]
   sdme rm unk2
   # An enable killed before it wrote the state: the link exists, the state

@@ -49,7 +49,7 @@ func (e *Engine) ExecApp(ctx context.Context, name string, argv []string, io Std
 		// Properties set over the bus expand no specifiers: the value as it is.
 		opts = append(opts, "--property="+s.Key+"="+s.Value)
 	}
-	return transient(ctx, name, opts, app.ExecArgv(argv), io)
+	return RunIn(ctx, name, opts, app.ExecArgv(argv), io)
 }
 
 // AppLogs writes the journal of the OCI application of the running

@@ -52,7 +52,7 @@ func (e *Engine) Create(ctx context.Context, opts CreateOptions) (Created, error
 		return Created{}, err
 	}
 	sp := opts.Spec
-	return Created{Name: name, Warnings: e.hostWarnings(ctx, name, &sp)}, nil
+	return Created{Name: name, Warnings: append(sp.Notes(), e.hostWarnings(ctx, name, &sp)...)}, nil
 }
 
 // HostWarnings says what container name lacks on this host as it is now
@@ -104,8 +104,10 @@ func (e *Engine) create(ctx context.Context, opts CreateOptions) (name string, e
 		}
 		defer l.Unlock()
 	}
-	// What an application is comes from its rootfs, not from the caller.
+	// What an application is comes from its rootfs, not from the caller,
+	// and the user namespace range from the engine (reserveShift).
 	sp.OCIApp, sp.OCIVolumes = false, nil
+	sp.UserNS.Shift = 0
 	if base := e.fs.Base(sp.Rootfs); sp.Rootfs != "" && base != "" {
 		// The application's rootfs cannot be removed while it exists,
 		// and the base not while the application does.
@@ -167,6 +169,13 @@ func (e *Engine) create(ctx context.Context, opts CreateOptions) (name string, e
 		}
 	}()
 
+	if sp.UserNS.Enabled {
+		l, err := e.reserveShift(name, &sp)
+		if err != nil {
+			return "", err
+		}
+		defer l.Unlock()
+	}
 	if err := e.makeDirs(name); err != nil {
 		return "", fmt.Errorf("container %q: prepare layers: %w", name, err)
 	}

@@ -69,15 +69,15 @@ func (e *Engine) systemdRun(ctx context.Context, name, user string, login bool, 
 	if login {
 		props = append(props, "--property=WorkingDirectory=~")
 	}
-	return transient(ctx, name, props, argv, io)
+	return RunIn(ctx, name, props, argv, io)
 }
 
-// transient runs argv as a transient unit of container name's systemd,
+// RunIn runs argv as a transient unit of machine name's systemd,
 // with systemd-run's options opts. The unit outlives systemd-run, which
 // hands it its stdin and stdout: when ctx is cancelled (Ctrl-C), the unit
 // is stopped too, or a follower (tail -f, journalctl -f) would go on
 // holding the caller's terminal or pipe.
-func transient(ctx context.Context, name string, opts, argv []string, io Stdio) (int, error) {
+func RunIn(ctx context.Context, name string, opts, argv []string, io Stdio) (int, error) {
 	p, err := deps.Find("systemd-run")
 	if err != nil {
 		return 0, err

@@ -69,6 +69,14 @@ func (e *Engine) writeUnits(name string, p spec.Plan) (bool, error) {
 			return false, err
 		}
 	}
+	for _, d := range p.Uppers {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return false, err
+		}
+		if err := os.Lchown(d, p.UppersOwner, p.UppersOwner); err != nil {
+			return false, err
+		}
+	}
 	t, err := writeIfChanged(layout.Template(), systemd.Template, 0o644)
 	if err != nil {
 		return false, err

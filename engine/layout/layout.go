@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -104,6 +105,16 @@ func (l Layout) LockFile(kind, name string) string {
 func (l Layout) Submount(name, rel string) (upper, work string) {
 	d := filepath.Join(l.ContainerDir(name), "submounts", rel)
 	return filepath.Join(d, "upper"), filepath.Join(d, "work")
+}
+
+// BuildDir holds fs build's cache of layers and the working directories
+// of the builds running.
+func (l Layout) BuildDir() string { return filepath.Join(l.Datadir, "build") }
+
+// IDMap is where the container's lower layer i is mounted idmapped while
+// it runs in a user namespace.
+func (l Layout) IDMap(name string, i int) string {
+	return filepath.Join(l.ContainerDir(name), "idmap", strconv.Itoa(i))
 }
 
 // Unit is the systemd unit of container name.

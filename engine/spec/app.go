@@ -63,7 +63,7 @@ func (a *App) plan(in Input, p *Plan) error {
 		// Made with the image's content at create; an empty one if it has
 		// gone since, rather than a container that does not start.
 		p.Dirs = append(p.Dirs, dir)
-		p.Nspawn = append(p.Nspawn, "--bind="+dir+":"+ociapp.VolumesDir+"/"+layout.VolumeName(v))
+		p.Nspawn = append(p.Nspawn, "--bind="+dir+":"+ociapp.VolumesDir+"/"+layout.VolumeName(v)+in.bindIDMap())
 	}
 	if a.OCIPod != "" {
 		p.Pre = append(p.Pre, []string{in.Programs.Sdme, "pod", "ensure", a.OCIPod})

@@ -99,13 +99,13 @@ func (b Bind) check() error {
 	return nil
 }
 
-func (bs *Binds) plan(_ Input, p *Plan) error {
+func (bs *Binds) plan(in Input, p *Plan) error {
 	for _, b := range *bs {
 		opt := "--bind="
 		if b.ReadOnly {
 			opt = "--bind-ro="
 		}
-		p.Nspawn = append(p.Nspawn, fmt.Sprintf("%s%s:%s", opt, filepath.Clean(b.Host), filepath.Clean(b.Container)))
+		p.Nspawn = append(p.Nspawn, fmt.Sprintf("%s%s:%s%s", opt, filepath.Clean(b.Host), filepath.Clean(b.Container), in.bindIDMap()))
 	}
 	return nil
 }

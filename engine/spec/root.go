@@ -62,16 +62,39 @@ func (r *Root) plan(in Input, p *Plan) error {
 			Optional: optional,
 		}
 	}
-	p.Mounts = append(p.Mounts, overlay(strings.Join(in.Lowers, ":"), in.Layout.Upper(in.Name), in.Layout.Work(in.Name), merged, false))
+	// In a user namespace, each lower layer shows through an idmapped
+	// bind mount of its own (private, so that nothing mounted on the
+	// host propagates into it).
+	idmaps := 0
+	lower := func(dir string, optional bool) string {
+		if in.shift == 0 {
+			return dir
+		}
+		target := in.Layout.IDMap(in.Name, idmaps)
+		idmaps++
+		p.Dirs = append(p.Dirs, target)
+		p.Mounts = append(p.Mounts, Mount{
+			Argv:     []string{in.Programs.Mount, "--bind", "--make-private", "-o", idmapOption(in.shift), dir, target},
+			Target:   target,
+			Optional: optional,
+		})
+		return target
+	}
+	var lowers []string
+	for _, l := range in.Lowers {
+		lowers = append(lowers, lower(l, false))
+	}
+	p.Mounts = append(p.Mounts, overlay(strings.Join(lowers, ":"), in.Layout.Upper(in.Name), in.Layout.Work(in.Name), merged, false))
 	if r.Rootfs != "" {
 		return nil
 	}
 	for _, sub := range hostSubmounts(in.HostMounts, in.Layout.Datadir, r.OpaqueDirs) {
 		upper, work := in.Layout.Submount(in.Name, sub)
-		p.Dirs = append(p.Dirs, upper, work)
+		p.Uppers = append(p.Uppers, upper)
+		p.Dirs = append(p.Dirs, work)
 		// Optional: a filesystem that is gone at the next boot must not
 		// keep the container from starting.
-		p.Mounts = append(p.Mounts, overlay(sub, upper, work, merged+sub, true))
+		p.Mounts = append(p.Mounts, overlay(lower(sub, true), upper, work, merged+sub, true))
 	}
 	return nil
 }

@@ -27,6 +27,105 @@ type Security struct {
 	// AppArmorProfile confines the container (the unit's
 	// AppArmorProfile=); the kernel must have it loaded.
 	AppArmorProfile string `json:"appArmorProfile,omitempty"`
+
+	// Hardened and Strict are profiles: Spec.Check expands them into the
+	// settings above and a user namespace and private network, and they
+	// stay on record.
+	Hardened bool `json:"hardened,omitempty"`
+	Strict   bool `json:"strict,omitempty"`
+
+	// dhcp says the container has a link to configure with DHCP, whose
+	// client needs CAP_NET_RAW (a packet socket): the profiles keep it.
+	dhcp bool
+}
+
+// hardenedDrops are the capabilities --hardened drops from nspawn's set:
+// tracing other processes, raw sockets and I/O ports, and reboot().
+var hardenedDrops = []string{"CAP_SYS_PTRACE", "CAP_NET_RAW", "CAP_SYS_RAWIO", "CAP_SYS_BOOT"}
+
+// strictKeeps are the only capabilities --strict leaves: Docker's default
+// set, without CAP_NET_RAW (dropped by --hardened), with what a booting
+// systemd cannot do without, both confined by the user namespace:
+// CAP_SYS_ADMIN (it mounts /run, /tmp, its units' sandboxes) and
+// CAP_NET_ADMIN (networkd configures the container's own interfaces).
+var strictKeeps = []string{
+	"CAP_AUDIT_WRITE", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID",
+	"CAP_KILL", "CAP_MKNOD", "CAP_NET_BIND_SERVICE", "CAP_SETFCAP", "CAP_SETGID",
+	"CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_CHROOT",
+	"CAP_SYS_ADMIN", "CAP_NET_ADMIN",
+}
+
+// strictFilter is --strict's system call filter unless the caller gives
+// one: what Docker's default seccomp profile denies, in systemd's groups,
+// less what Docker allows a container with CAP_SYS_ADMIN and a booting
+// systemd needs (mount, unshare, setns, pivot_root, name_to_handle_at).
+var strictFilter = []string{
+	"~@clock", "~@cpu-emulation", "~@debug", "~@module", "~@obsolete", "~@raw-io", "~@reboot", "~@swap",
+	"~acct", "~add_key", "~bpf", "~keyctl", "~open_by_handle_at", "~quotactl", "~request_key", "~userfaultfd",
+}
+
+// StrictAppArmorProfile is the profile --strict confines a container with
+// where the kernel has AppArmor (docs/apparmor/sdme-default).
+const StrictAppArmorProfile = "sdme-default"
+
+// HasAppArmor reports whether the kernel has AppArmor.
+func HasAppArmor() bool {
+	_, err := os.Stat(appArmorProfiles)
+	return err == nil
+}
+
+// Notes say what a profile leaves out on this host. Create says them
+// once; the rest of the profile applies.
+func (s *Security) Notes() []string {
+	if s.Strict && s.AppArmorProfile == "" && !HasAppArmor() {
+		return []string{"this kernel has no AppArmor: the strict profile goes on without an AppArmor profile"}
+	}
+	return nil
+}
+
+// expand turns the profiles into the settings they stand for; what the
+// caller gave explicitly wins (a --capability stays, a filter replaces
+// the strict one). It is idempotent: a spec read back expands the same.
+// Spec.Check expands first, for what other features take from it; check
+// adds the capabilities once it has normalized the caller's.
+func (s *Security) expand() {
+	if s.Strict {
+		s.Hardened = true
+	}
+	if s.Hardened {
+		s.NoNewPrivileges = true
+	}
+}
+
+// expandCapabilities drops what the profile drops, except what the
+// caller adds back; it also fills in the strict filter and profile.
+func (s *Security) expandCapabilities() {
+	if !s.Hardened {
+		return
+	}
+	drops := hardenedDrops
+	if s.Strict {
+		drops = nil
+		for _, c := range capabilities {
+			if !slices.Contains(strictKeeps, c) {
+				drops = append(drops, c)
+			}
+		}
+		if len(s.SystemCallFilter) == 0 {
+			s.SystemCallFilter = strictFilter
+		}
+		if s.AppArmorProfile == "" && HasAppArmor() {
+			s.AppArmorProfile = StrictAppArmorProfile
+		}
+	}
+	for _, c := range drops {
+		if s.dhcp && c == "CAP_NET_RAW" {
+			continue
+		}
+		if !slices.Contains(s.Capabilities, c) && !slices.Contains(s.DropCapabilities, c) {
+			s.DropCapabilities = append(s.DropCapabilities, c)
+		}
+	}
 }
 
 // appArmorProfiles lists the profiles the kernel has loaded, a line each
@@ -117,6 +216,7 @@ func (s *Security) check() error {
 			return Invalid("capability", c, "it is both dropped and added")
 		}
 	}
+	s.expandCapabilities()
 	for _, f := range s.SystemCallFilter {
 		if err := checkSyscallFilter(f); err != nil {
 			return err
@@ -183,6 +283,11 @@ func (s *Security) encode(kv map[string]string) {
 	if s.AppArmorProfile != "" {
 		kv["APPARMOR_PROFILE"] = s.AppArmorProfile
 	}
+	if s.Strict {
+		kv["STRICT"] = "yes"
+	} else if s.Hardened {
+		kv["HARDENED"] = "yes"
+	}
 }
 
 func (s *Security) decode(take func(string) string) error {
@@ -192,6 +297,8 @@ func (s *Security) decode(take func(string) string) error {
 	s.ReadOnly = take("READ_ONLY") == "yes"
 	s.SystemCallFilter = splitList(take("SYSCALL_FILTER"), ",")
 	s.AppArmorProfile = take("APPARMOR_PROFILE")
+	s.Strict = take("STRICT") == "yes"
+	s.Hardened = take("HARDENED") == "yes" || s.Strict
 	if s.AppArmorProfile != "" && !profileName.MatchString(s.AppArmorProfile) {
 		return errors.New("APPARMOR_PROFILE is not a profile name")
 	}

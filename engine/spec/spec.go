@@ -42,6 +42,7 @@ type Spec struct {
 	Pod    Pod    `json:"pod,omitempty"`
 	App
 	Security
+	UserNS
 }
 
 // feature is one aspect of a container.
@@ -64,7 +65,7 @@ type preparer interface {
 // features lists the features of s in the order they contribute: the
 // order of nspawn's arguments and of the drop-in's settings.
 func (s *Spec) features() []feature {
-	return []feature{&s.Root, &s.Network, &s.Binds, &s.Env, &s.Limits, &s.Pod, &s.App, &s.Security}
+	return []feature{&s.Root, &s.Network, &s.Binds, &s.Env, &s.Limits, &s.Pod, &s.App, &s.Security, &s.UserNS}
 }
 
 // Check validates every feature of s, and puts values in their normal
@@ -72,6 +73,20 @@ func (s *Spec) features() []feature {
 func (s *Spec) Check() error {
 	if s.Pod != "" && s.OCIPod != "" {
 		return Invalid("oci-pod", s.OCIPod, "the whole container is in pod "+string(s.Pod)+" already; --pod and --oci-pod do not go together")
+	}
+	s.Security.expand()
+	s.Security.dhcp = s.Network.link()
+	if s.Hardened {
+		s.UserNS.Enabled = true
+		// A pod's network is private already.
+		if s.Pod == "" {
+			s.Network.Private = true
+		}
+	}
+	if s.OCIPod != "" && s.UserNS.Enabled {
+		// setns() into a namespace needs CAP_SYS_ADMIN in the user
+		// namespace that owns it: the host's, for a pod.
+		return Invalid("oci-pod", s.OCIPod, "the pod's network belongs to the host's user namespace, which the container's cannot join: --oci-pod does not go with --userns, --hardened or --strict (--pod does)")
 	}
 	if s.OCIPod != "" {
 		// The container's systemd joins the application to the pod
@@ -189,6 +204,10 @@ type Input struct {
 	HostResolved bool
 	// TimeoutSec bounds the mounts plus the boot.
 	TimeoutSec int
+
+	// shift is the container's user namespace, 0 for none: how the
+	// features' mounts show files to it. Build sets it from the spec.
+	shift uint32
 }
 
 // Plan is how a container is started: the mounts made before nspawn, the
@@ -205,8 +224,14 @@ type Plan struct {
 	Nspawn []string
 	// Unit and Service are settings for the drop-in's sections.
 	Unit, Service []systemd.Setting
-	// Dirs must exist before the unit starts (layers of host submounts).
+	// Dirs must exist before the unit starts (work directories, mount
+	// points, volumes), owned by the host's root.
 	Dirs []string
+	// Uppers are upper layers that must exist before the unit starts (of
+	// host submounts), owned by UppersOwner, the container's root as the
+	// host sees it.
+	Uppers      []string
+	UppersOwner int
 	// cleanup commands run after the unmounts; their failures are ignored.
 	cleanup [][]string
 	umount  string
@@ -227,6 +252,7 @@ const nspawnExport = "/run/systemd/nspawn/unix-export/"
 // Build turns s into the plan that starts it. It reads nothing but its
 // arguments.
 func Build(s Spec, in Input) (Plan, error) {
+	in.shift = s.UserNS.Shift
 	merged := in.Layout.Merged(in.Name)
 	p := Plan{
 		Nspawn: []string{
@@ -244,7 +270,8 @@ func Build(s Spec, in Input) (Plan, error) {
 		Service: []systemd.Setting{
 			systemd.Raw("TimeoutStartSec", fmt.Sprintf("%ds", in.TimeoutSec)),
 		},
-		umount: in.Programs.Umount,
+		UppersOwner: int(in.shift),
+		umount:      in.Programs.Umount,
 		// nspawn leaves its socket-export mount behind when it is killed,
 		// and then refuses to start the machine again.
 		cleanup: [][]string{

@@ -51,6 +51,9 @@ func TestPlanGolden(t *testing.T) {
 		{"limits", Spec{Root: Root{Rootfs: "debian"}, Limits: Limits{Memory: 2 << 30, CPUs: 0.5, CPUWeight: 200, TasksMax: 100}}, "/var/lib/sdme/fs/debian"},
 		{"pod", Spec{Root: Root{Rootfs: "debian"}, Pod: "web-pod"}, "/var/lib/sdme/fs/debian"},
 		{"security", Spec{Root: Root{Rootfs: "debian"}, Security: Security{DropCapabilities: []string{"CAP_NET_RAW", "CAP_SYS_PTRACE"}, Capabilities: []string{"CAP_SYS_TIME"}, NoNewPrivileges: true, ReadOnly: true, SystemCallFilter: []string{"~@raw-io", "~sethostname"}, AppArmorProfile: "sdme-default"}}, "/var/lib/sdme/fs/debian"},
+		{"userns-rootfs", Spec{Root: Root{Rootfs: "debian"}, Binds: Binds{{Host: "/srv/data", Container: "/data"}}, UserNS: UserNS{Enabled: true, Shift: 0x100000}}, "/var/lib/sdme/fs/debian"},
+		{"userns-hostclone", Spec{Root: hostClone, UserNS: UserNS{Enabled: true, Shift: 0x100000}}, "/"},
+		{"userns-app", Spec{Root: Root{Rootfs: "nginx"}, App: App{OCIApp: true, OCIVolumes: []string{"/data"}}, UserNS: UserNS{Enabled: true, Shift: 0x100000}}, "/var/lib/sdme/fs/nginx:/var/lib/sdme/fs/debian"},
 		{"app", Spec{Root: Root{Rootfs: "nginx"}, Network: Network{Private: true}, App: App{OCIApp: true, OCIPod: "web-pod", OCIVolumes: []string{"/var/cache/nginx", "/data"}}}, "/var/lib/sdme/fs/nginx:/var/lib/sdme/fs/debian"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -84,9 +87,15 @@ func TestPlanDirs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"/var/lib/sdme/containers/web/submounts/home/upper", "/var/lib/sdme/containers/web/submounts/home/work"}
-	if len(p.Dirs) < 2 || !reflect.DeepEqual(p.Dirs[:2], want) {
-		t.Errorf("Dirs = %v, want %v first", p.Dirs, want)
+	if len(p.Uppers) < 1 || p.Uppers[0] != "/var/lib/sdme/containers/web/submounts/home/upper" || p.UppersOwner != 0 {
+		t.Errorf("Uppers = %v owned by %d, want the /home layer first, owned by root", p.Uppers, p.UppersOwner)
+	}
+	if len(p.Dirs) < 1 || p.Dirs[0] != "/var/lib/sdme/containers/web/submounts/home/work" {
+		t.Errorf("Dirs = %v, want the /home layer's work directory first", p.Dirs)
+	}
+	shift := uint32(0x100000)
+	if p, _ := Build(Spec{UserNS: UserNS{Enabled: true, Shift: shift}}, input(t, "web", "/")); p.UppersOwner != int(shift) {
+		t.Errorf("in a user namespace, the upper layers are owned by %d, want %d", p.UppersOwner, shift)
 	}
 	if p, _ := Build(Spec{Root: Root{Rootfs: "debian"}}, input(t, "web", "/x")); len(p.Dirs) != 0 {
 		t.Errorf("a rootfs container layers no host mounts: %v", p.Dirs)

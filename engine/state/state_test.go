@@ -71,16 +71,16 @@ func TestFileWithoutSpec(t *testing.T) {
 }
 
 func TestUnknownKeysSurvive(t *testing.T) {
-	c, err := Unmarshal([]byte("NAME=a\nCREATED=1\nUSERNS_SHIFT=65536\nUSERNS=yes\nAPPARMOR_PROFILE=\n"))
+	c, err := Unmarshal([]byte("NAME=a\nCREATED=1\nKUBE_YAML_HASH=65536\nKUBE=yes\nAPPARMOR_PROFILE=\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Unknown(); !reflect.DeepEqual(got, []string{"USERNS", "USERNS_SHIFT"}) {
-		t.Errorf("Unknown() = %v, want [USERNS USERNS_SHIFT]", got)
+	if got := c.Unknown(); !reflect.DeepEqual(got, []string{"KUBE", "KUBE_YAML_HASH"}) {
+		t.Errorf("Unknown() = %v, want [KUBE KUBE_YAML_HASH]", got)
 	}
 	data, _ := c.Marshal()
 	c2, _ := Unmarshal(data)
-	if c2.extra["USERNS_SHIFT"] != "65536" || c2.extra["USERNS"] != "yes" {
+	if c2.extra["KUBE_YAML_HASH"] != "65536" || c2.extra["KUBE"] != "yes" {
 		t.Errorf("unknown keys lost: %q", data)
 	}
 }

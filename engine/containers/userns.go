@@ -1,0 +1,78 @@
+package containers
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sdme/sdme/engine/deps"
+	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/lock"
+	"github.com/sdme/sdme/engine/spec"
+)
+
+// reserveShift gives container name a user namespace range no other
+// container has, and checks that its lower layers can be mounted
+// idmapped. The lock it returns is held until the state file records the
+// range, so that two creates cannot pick the same.
+func (e *Engine) reserveShift(name string, sp *spec.Spec) (*lock.Lock, error) {
+	if err := e.probeIDMap(e.lowers(*sp)); err != nil {
+		return nil, err
+	}
+	// Creates wait for each other here only while they prepare layers.
+	l, err := lock.Exclusive(e.layout.LockFile("userns", "shift"), "the user namespace ranges", 5*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	states, err := e.states()
+	if err != nil {
+		l.Unlock()
+		return nil, err
+	}
+	used := map[uint32]bool{}
+	for _, st := range states {
+		if st.err == nil && st.name != name && st.c.Spec.UserNS.Enabled {
+			used[st.c.Spec.UserNS.Shift] = true
+		}
+	}
+	if sp.UserNS.Shift, err = spec.AllocateShift(name, used); err != nil {
+		l.Unlock()
+		return nil, err
+	}
+	return l, nil
+}
+
+// probeIDMap mounts each lower layer idmapped, as the container's unit
+// will, and unmounts it again: a filesystem (or kernel, or mount
+// program) without idmapped mounts fails here, at create, rather than at
+// every start.
+func (e *Engine) probeIDMap(lowers []string) error {
+	progs, err := deps.Find("mount")
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(e.layout.ContainersDir(), ".idmap-probe-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(dir)
+	for _, lower := range lowers {
+		out, err := exec.Command(progs[0], "--bind", "--make-private", "-o",
+			fmt.Sprintf("X-mount.idmap=b:0:%d:%d", spec.UsernsProbeShift, spec.UsernsRange), lower, dir).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%w: a user namespace needs an idmapped mount of %s, and mount says: %s "+
+				"(idmapped mounts need Linux 5.12 or later, a filesystem that supports them such as ext4, xfs, btrfs or tmpfs, and util-linux 2.39 or later)",
+				errdefs.ErrUnsupported, filepath.Clean(lower), strings.TrimSpace(string(out)))
+		}
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("unmount %s: %w", dir, err)
+		}
+	}
+	return nil
+}
