@@ -13,6 +13,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/sdme/sdme/engine/build"
 	"github.com/sdme/sdme/engine/config"
 	"github.com/sdme/sdme/engine/containers"
 	"github.com/sdme/sdme/engine/errdefs"
@@ -190,6 +191,15 @@ func (e *Engine) Import(ctx context.Context, opts importer.Options, rep progress
 	opts.Insecure = e.cfg.Insecure()
 	opts.DefaultBase = e.cfg.DefaultBaseFS
 	return importer.Import(ctx, e.store, opts, rep)
+}
+
+// Build makes rootfs opts.Name from a build file, reporting its steps
+// and their output to rep.
+func (e *Engine) Build(ctx context.Context, opts build.Options, rep progress.Reporter) (build.Result, error) {
+	if err := requireRoot(); err != nil {
+		return build.Result{}, err
+	}
+	return build.New(e.cfg).Build(ctx, opts, rep)
 }
 
 // Close releases the D-Bus connections, if any were made.

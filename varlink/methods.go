@@ -3,11 +3,15 @@ package varlink
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/sdme/sdme/engine"
+	"github.com/sdme/sdme/engine/build"
 	"github.com/sdme/sdme/engine/config"
 	"github.com/sdme/sdme/engine/containers"
+	"github.com/sdme/sdme/engine/errdefs"
 	"github.com/sdme/sdme/engine/importer"
 	"github.com/sdme/sdme/engine/pods"
 	"github.com/sdme/sdme/engine/progress"
@@ -32,6 +36,7 @@ func methods() map[string]method {
 		"ListRootfs":   {false, listRootfs},
 		"ImportRootfs": {true, importRootfs},
 		"RemoveRootfs": {true, removeRootfs},
+		"BuildRootfs":  {true, buildRootfs},
 		"CreatePod":    {true, createPod},
 		"ListPods":     {false, listPods},
 		"RemovePod":    {true, removePod},
@@ -368,6 +373,40 @@ func importRootfs(ctx context.Context, c *call) error {
 			Rootfs   rootfs.Info `json:"rootfs"`
 			Warnings []string    `json:"warnings"`
 		}{res.Info, append([]string{}, res.Warnings...)})
+	})
+}
+
+func buildRootfs(ctx context.Context, c *call) error {
+	var p struct {
+		Name    string `json:"name"`
+		File    string `json:"file"`
+		NoCache *bool  `json:"noCache"`
+		Force   *bool  `json:"force"`
+	}
+	if ok, err := c.params(ctx, &p, "name", "file"); !ok {
+		return err
+	}
+	opts := build.Options{Name: p.Name, File: p.File, NoCache: p.NoCache != nil && *p.NoCache, Force: p.Force != nil && *p.Force}
+	if !filepath.IsAbs(opts.File) {
+		return fmt.Errorf("file %q: the build file's path must be absolute: %w", opts.File, errdefs.ErrInvalidArgument)
+	}
+	return c.svc.with(func(e *engine.Engine) error {
+		// As an import: the build goes on if the client goes away.
+		rep := progress.Discard
+		if c.WantsMore() {
+			s := newStreamer(ctx, c)
+			defer s.close()
+			rep = s
+		}
+		res, err := e.Build(c.svc.ctx, opts, rep)
+		if err != nil {
+			return err
+		}
+		c.Continues = false
+		return c.Reply(ctx, struct {
+			Rootfs   rootfs.Info `json:"rootfs"`
+			UpToDate bool        `json:"upToDate"`
+		}{res.Info, res.UpToDate})
 	})
 }
 

@@ -19,7 +19,7 @@ func (a *app) fsCmd() *cobra.Command {
 (sdme new -r NAME). Import them from other distributions' images, disk
 images, tarballs or directories.`,
 	})
-	cmd.AddCommand(sdmeimport.Command("import", a.stdout, a.stderr), a.fsLsCmd(), a.fsRmCmd())
+	cmd.AddCommand(sdmeimport.Command("import", a.stdout, a.stderr), a.fsBuildCmd(), a.fsLsCmd(), a.fsRmCmd())
 	return cmd
 }
 

@@ -43,7 +43,7 @@ type Info struct {
 	Distro string `json:"distro"`
 	// Source is what it was imported from, as the user wrote it.
 	Source string `json:"source"`
-	// Kind is the kind of source: directory, tarball, registry,
+	// Kind is the kind of source: directory, tarball, registry, build,
 	// oci-layout, docker-archive, qcow2 or raw.
 	Kind string `json:"kind"`
 	// Digest is the manifest digest of an OCI image; empty otherwise.
@@ -53,6 +53,9 @@ type Info struct {
 	Base string `json:"base,omitempty"`
 	// App is the application's configuration, for a rootfs with a base.
 	App *ociapp.App `json:"app,omitempty"`
+	// BuildKey is the cache key of the last step of the build that made
+	// it (fs build): an unchanged build file makes nothing new.
+	BuildKey string `json:"-"`
 	// Size is the disk space the tree takes, in bytes: an application's
 	// own, without its base.
 	Size    int64     `json:"size"`
@@ -173,6 +176,7 @@ func (s Store) info(name string) Info {
 	}
 	kv := parseMeta(data)
 	info.Distro, info.Source, info.Kind, info.Digest = kv["DISTRO"], kv["SOURCE"], kv["KIND"], kv["DIGEST"]
+	info.BuildKey = kv["BUILD"]
 	if base := kv["BASE"]; names.Validate(base) == nil {
 		info.Base = base
 		if a, err := ociapp.Read(s.Path(name)); err == nil {
@@ -204,6 +208,7 @@ func marshalMeta(info Info) []byte {
 		"KIND":    info.Kind,
 		"DIGEST":  info.Digest,
 		"BASE":    info.Base,
+		"BUILD":   info.BuildKey,
 		"SIZE":    strconv.FormatInt(info.Size, 10),
 		"CREATED": strconv.FormatInt(info.Created.Unix(), 10),
 	}
