@@ -39,6 +39,7 @@ install:
 	install -m 0644 bin/man/*.1 $(DESTDIR)$(MANDIR)
 	install -D -m 0644 units/sdme.socket $(DESTDIR)$(UNITDIR)/sdme.socket
 	sed 's|@BINDIR@|$(BINDIR)|' units/sdme.service.in > $(DESTDIR)$(UNITDIR)/sdme.service
+	install -D -m 0644 units/apparmor/sdme-default $(DESTDIR)/etc/apparmor.d/sdme-default
 
 # go vet, go test, then the bats suite in the test host.
 test: unit-deps unit bats

@@ -1,11 +1,13 @@
 #!/bin/bash
 # Benchmarks, run in a fresh test host: see bench/inside.sh (container
 # lifecycle), bench/import.sh (imports), bench/varlink.sh (the io.sdme
-# service), bench/scale.sh (500 containers, batches of 10) and bench/oci.sh
-# (OCI applications against podman) for what is measured. Prints medians
+# service), bench/scale.sh (500 containers, batches of 10), bench/oci.sh
+# (OCI applications against podman) and bench/build.sh (sdme fs build
+# against the same by hand) for what is measured. Prints medians
 # and the ratios against the floors and peers.
-#   bench/run.sh [RUNS] [IMPORT_RUNS] [SCALE_RUNS]   (default 11 lifecycle runs, 3 of imports, 3 at scale, 5 of oci)
-#   BENCHES="scale" bench/run.sh      only these (default: inside import varlink scale oci)
+#   bench/run.sh [RUNS] [IMPORT_RUNS] [SCALE_RUNS] [OCI_RUNS] [BUILD_RUNS]
+#                                     (default 11 lifecycle runs, 3 of imports, 3 at scale, 5 of oci, 3 of build)
+#   BENCHES="scale" bench/run.sh      only these (default: inside import varlink scale oci build)
 #   NAME, SDME_TESTHOST_ROOT          the test host's name and root, as for bats/run.sh
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,13 +30,14 @@ fi
 "$TH" boot "$ROOT"
 # A benchmark that fails does not keep the others from running.
 rc=0
-for b in ${BENCHES:-inside import varlink scale oci}; do
+for b in ${BENCHES:-inside import varlink scale oci build}; do
   case $b in
   inside) "$TH" run --setenv=RUNS="${1:-11}" /src/bench/inside.sh || rc=$? ;;
   import) "$TH" run --setenv=RUNS="${2:-3}" /src/bench/import.sh || rc=$? ;;
   varlink) "$TH" run /src/bench/varlink.sh || rc=$? ;;
   scale) "$TH" run --setenv=RUNS="${3:-3}" /src/bench/scale.sh || rc=$? ;;
   oci) "$TH" run --setenv=RUNS="${4:-5}" /src/bench/oci.sh || rc=$? ;;
+  build) "$TH" run --setenv=RUNS="${5:-3}" /src/bench/build.sh || rc=$? ;;
   *) echo "run.sh: no benchmark $b" >&2; exit 2 ;;
   esac
 done

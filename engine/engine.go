@@ -62,11 +62,14 @@ func (e *Engine) Containers() (*containers.Engine, error) {
 	return e.containers, nil
 }
 
-// Rootfs returns the store of imported root filesystems.
+// Rootfs returns the store of imported root filesystems. A build killed
+// outright may have left its machine running on some of them: it is
+// stopped first, so that none is listed as free, or removed, under it.
 func (e *Engine) Rootfs() (rootfs.Store, error) {
 	if err := requireRoot(); err != nil {
 		return rootfs.Store{}, err
 	}
+	build.New(e.cfg).Sweep(context.Background())
 	return e.store, nil
 }
 

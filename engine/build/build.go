@@ -21,15 +21,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sdme/sdme/engine/buildfile"
 	"github.com/sdme/sdme/engine/config"
 	"github.com/sdme/sdme/engine/copytree"
 	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/intree"
 	"github.com/sdme/sdme/engine/layout"
 	"github.com/sdme/sdme/engine/progress"
 	"github.com/sdme/sdme/engine/rootfs"
@@ -99,10 +103,12 @@ func (e *StepError) Unwrap() error {
 // opts.Name. The command output of each step and the steps themselves are
 // reported to rep as log lines.
 func (b *Builder) Build(ctx context.Context, opts Options, rep progress.Reporter) (Result, error) {
-	f, ctxDir, err := readFile(opts.File)
+	f, ctxFile, err := readFile(opts.File)
 	if err != nil {
 		return Result{}, err
 	}
+	defer ctxFile.Close()
+	ctxDir := fdPath(ctxFile)
 	if err := b.ready(ctx); err != nil {
 		return Result{}, err
 	}
@@ -164,9 +170,12 @@ func (b *Builder) Build(ctx context.Context, opts Options, rep progress.Reporter
 		progress.Logf(rep, "%s", head)
 		if err := r.step(ctx, b, st, ctxDir, lowers, rep); err != nil {
 			cache.record(opts.Name, made[:len(made)-1])
+			if ctx.Err() != nil {
+				return Result{}, ctx.Err() // the command's status is the interrupt's
+			}
 			return Result{}, stepError(f.Path, st, err)
 		}
-		layer, err := cache.commit(key, r.upper())
+		layer, err := cache.commit(key, r.upper(), opts.NoCache)
 		if err != nil {
 			return Result{}, err
 		}
@@ -198,29 +207,38 @@ func stepError(file string, st buildfile.Step, err error) error {
 	return se
 }
 
-// readFile parses the build file at path, read as a regular file of
-// bounded size, and returns it with its context directory.
-func readFile(path string) (*buildfile.File, string, error) {
+// readFile parses the build file at path, opened only if it is a regular
+// file (a FIFO would block, a device act), and returns it with its
+// context directory, held open for the build: whoever owns the directory
+// may replace it, or a directory above it, with a symlink meanwhile, and
+// COPY must still read the directory the build started with. The context
+// is named by its descriptor's /proc/self/fd path.
+func readFile(path string) (*buildfile.File, *os.File, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
-	fh, err := os.Open(abs)
+	dir, err := os.OpenFile(filepath.Dir(abs), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, "", fmt.Errorf("build file: %w", err)
+		return nil, nil, fmt.Errorf("build context: %w", err)
+	}
+	fh, err := intree.Open(fdPath(dir), filepath.Base(abs))
+	if err != nil {
+		dir.Close()
+		return nil, nil, fmt.Errorf("build file %s: %w", abs, err)
 	}
 	defer fh.Close()
-	if fi, err := fh.Stat(); err != nil {
-		return nil, "", err
-	} else if !fi.Mode().IsRegular() {
-		return nil, "", fmt.Errorf("build file %s: not a regular file: %w", abs, errdefs.ErrInvalidArgument)
-	}
-	f, err := buildfile.Parse(abs, fh)
+	f, err := buildfile.Parse(abs, io.LimitReader(fh, maxBuildFile+1))
 	if err != nil {
-		return nil, "", err
+		dir.Close()
+		return nil, nil, err
 	}
-	return f, filepath.Dir(abs), nil
+	return f, dir, nil
 }
+
+// fdPath names an open file by its descriptor, which reaches the same
+// inode whatever happens to its path.
+func fdPath(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
 
 // chain is the cache key of the FROM rootfs and of each step after it.
 // The rootfs is known by when it was made: an import of the same name
@@ -250,10 +268,13 @@ func exists(p string) bool {
 
 // ready sweeps what killed builds left behind.
 func (b *Builder) ready(ctx context.Context) error {
+	if err := b.Sweep(ctx); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(b.layout.BuildDir(), 0o700); err != nil {
 		return err
 	}
-	return b.sweep(ctx)
+	return nil
 }
 
 // bootTimeout bounds a RUN step's boot.

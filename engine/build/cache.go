@@ -57,11 +57,17 @@ func (c *cache) layer(key string) string {
 }
 
 // commit moves a step's upper directory into the cache as the layer of
-// key, replacing an older one (a build with --no-cache).
-func (c *cache) commit(key, upper string) (string, error) {
+// key. A layer of that key made meanwhile (by a build beside this one)
+// is never deleted, since another build may have it mounted: with
+// replace (--no-cache) it is moved aside for the collection, otherwise
+// it is kept and this step's upper is dropped.
+func (c *cache) commit(key, upper string, replace bool) (string, error) {
 	dst := c.layer(key)
 	if exists(dst) {
-		if err := removeTree(dst); err != nil {
+		if !replace {
+			return dst, removeTree(upper)
+		}
+		if err := os.Rename(dst, filepath.Join(c.dir, "layers", ".old-"+filepath.Base(upper)+"-"+key[:keyLen])); err != nil {
 			return "", err
 		}
 	}
@@ -102,9 +108,20 @@ func (c *cache) gc() {
 	}
 	layers, _ := os.ReadDir(filepath.Join(c.dir, "layers"))
 	for _, l := range layers {
-		if !used[l.Name()] {
-			removeTree(filepath.Join(c.dir, "layers", l.Name()))
+		if used[l.Name()] {
+			continue
 		}
+		// Out of the way first: a collection killed midway must not leave
+		// half a layer under its key, which a build would take as cached.
+		p := filepath.Join(c.dir, "layers", l.Name())
+		if !strings.HasPrefix(l.Name(), ".") {
+			old := filepath.Join(c.dir, "layers", ".old-"+l.Name())
+			if os.Rename(p, old) != nil {
+				continue
+			}
+			p = old
+		}
+		removeTree(p)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sdme/sdme/engine/buildfile"
 	"github.com/sdme/sdme/engine/containers"
+	"github.com/sdme/sdme/engine/datadir"
 	"github.com/sdme/sdme/engine/deps"
 	"github.com/sdme/sdme/engine/lock"
 	"github.com/sdme/sdme/engine/printable"
@@ -81,8 +82,12 @@ func undo(ctx context.Context, dir, unit string) {
 	removeTree(dir)
 }
 
-// sweep undoes the runs of builds that died: those whose lock is free.
-func (b *Builder) sweep(ctx context.Context) error {
+// Sweep undoes the runs of builds that died: those whose lock is free.
+// It is cheap when there are none.
+func (b *Builder) Sweep(ctx context.Context) error {
+	if err := datadir.Prepare(b.layout); err != nil {
+		return err
+	}
 	runs := filepath.Join(b.layout.BuildDir(), "runs")
 	ents, err := os.ReadDir(runs)
 	if err != nil {
@@ -187,8 +192,14 @@ func (r *run) runStep(ctx context.Context, b *Builder, st buildfile.Step, rep pr
 		"--machine=" + r.machine(), "--directory=" + r.merged(),
 	}, nspawnCommon...)
 	boot = append(boot, "--", "systemd.mask=tmp.mount")
-	if out, err := exec.CommandContext(ctx, progs[0], boot...).CombinedOutput(); err != nil {
+	// Not cancelled midway: a systemd-run killed after it asked for the
+	// unit, before systemd made it, would leave a machine that the
+	// cleanup's stop missed. The boot is bounded by TimeoutStartSec.
+	if out, err := exec.Command(progs[0], boot...).CombinedOutput(); err != nil {
 		return fmt.Errorf("boot the build's machine: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	opts := []string{"--property=WorkingDirectory=" + st.Workdir}
 	for _, e := range st.EnvAll {
@@ -226,10 +237,26 @@ func (r *run) stopMachine(ctx context.Context) error {
 // bootLeftovers are files a boot writes that belong to no step.
 var bootLeftovers = []string{"var/lib/systemd/random-seed", "var/lib/systemd/credential.secret"}
 
-// pruneBoot removes what the boot itself left in a layer.
+// pruneBoot removes what the boot itself left in a layer. The layer is
+// the guest's to shape: its directories are opened without following a
+// symlink, so that none can point the removal at the host.
 func pruneBoot(upper string) error {
+	root, err := unix.Open(upper, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(root)
 	for _, p := range bootLeftovers {
-		if err := os.Remove(filepath.Join(upper, p)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		dir, err := unix.Openat2(root, filepath.Dir(p), &unix.OpenHow{
+			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+		})
+		if err != nil {
+			continue // not there, or not a plain directory: nothing of the boot's
+		}
+		err = unix.Unlinkat(dir, filepath.Base(p), 0)
+		unix.Close(dir)
+		if err != nil && !errors.Is(err, unix.ENOENT) {
 			return err
 		}
 	}
@@ -254,8 +281,10 @@ func (r *run) nspawn(ctx context.Context, binds []string, argv []string, rep pro
 	for _, b := range binds {
 		args = append(args, "--bind-ro="+b)
 	}
-	args = append(append(args, "--"), argv...)
+	// systemd expands $VAR in a transient unit's command line.
+	args = append(append(args, "--"), containers.Literal(argv)...)
 	cmd := exec.CommandContext(ctx, progs[0], args...)
+	cmd.WaitDelay = 2 * time.Second
 	out := lineWriter(rep)
 	cmd.Stdout, cmd.Stderr = out, out
 	err = cmd.Run()

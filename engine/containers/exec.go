@@ -88,7 +88,7 @@ func RunIn(ctx context.Context, name string, opts, argv []string, io Stdio) (int
 	}
 	unit := "sdme-exec-" + hex.EncodeToString(id) + ".service"
 	args := append([]string{"--machine=" + name, "--unit=" + unit, "--pipe", "--wait", "--quiet", "--collect", "--service-type=exec"}, opts...)
-	args = append(append(args, "--"), literal(argv)...)
+	args = append(append(args, "--"), Literal(argv)...)
 	status, err := run(ctx, p[0], args, io)
 	if ctx.Err() != nil {
 		if sc, err := deps.Find("systemctl"); err == nil {
@@ -100,12 +100,12 @@ func RunIn(ctx context.Context, name string, opts, argv []string, io Stdio) (int
 	return status, err
 }
 
-// literal keeps systemd from expanding $VAR in a command it runs: it
+// Literal keeps systemd from expanding $VAR in a command it runs: it
 // expands a transient unit's arguments as a unit file's ExecStart=
 // (systemd-run 254 added --expand-environment=no to say otherwise, which
 // older ones lack), and "$$" is a dollar sign. The program's path is
 // never expanded, so it stays as it is.
-func literal(argv []string) []string {
+func Literal(argv []string) []string {
 	out := append([]string(nil), argv...)
 	for i := 1; i < len(out); i++ {
 		out[i] = strings.ReplaceAll(out[i], "$", "$$")
@@ -206,6 +206,9 @@ func journalArgs(follow bool, lines int) []string {
 func run(ctx context.Context, path string, args []string, io Stdio) (int, error) {
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = io.In, io.Out, io.Err
+	// systemd-run --pipe hands its pipes to the unit, which may hold them
+	// after systemd-run is gone: do not wait for them past a cancel.
+	cmd.WaitDelay = 2 * time.Second
 	err := cmd.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

@@ -64,11 +64,11 @@ func (e *Engine) probeIDMap(lowers []string) error {
 	defer os.Remove(dir)
 	for _, lower := range lowers {
 		out, err := exec.Command(progs[0], "--bind", "--make-private", "-o",
-			fmt.Sprintf("X-mount.idmap=b:0:%d:%d", spec.UsernsProbeShift, spec.UsernsRange), lower, dir).CombinedOutput()
+			fmt.Sprintf("ro,X-mount.idmap=b:0:%d:%d", spec.UsernsProbeShift, spec.UsernsRange), lower, dir).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("%w: a user namespace needs an idmapped mount of %s, and mount says: %s "+
 				"(idmapped mounts need Linux 5.12 or later, a filesystem that supports them such as ext4, xfs, btrfs or tmpfs, and util-linux 2.39 or later)",
-				errdefs.ErrUnsupported, filepath.Clean(lower), strings.TrimSpace(string(out)))
+				errdefs.ErrFailedPrecondition, filepath.Clean(lower), strings.TrimSpace(string(out)))
 		}
 		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
 			return fmt.Errorf("unmount %s: %w", dir, err)

@@ -99,13 +99,16 @@ func (b Bind) check() error {
 	return nil
 }
 
-func (bs *Binds) plan(in Input, p *Plan) error {
+// In a user namespace a host directory is bound as it is, not idmapped:
+// idmapped, the container's root would be the host's root on it, and
+// could leave a setuid-root file there for a host user to run.
+func (bs *Binds) plan(_ Input, p *Plan) error {
 	for _, b := range *bs {
 		opt := "--bind="
 		if b.ReadOnly {
 			opt = "--bind-ro="
 		}
-		p.Nspawn = append(p.Nspawn, fmt.Sprintf("%s%s:%s%s", opt, filepath.Clean(b.Host), filepath.Clean(b.Container), in.bindIDMap()))
+		p.Nspawn = append(p.Nspawn, fmt.Sprintf("%s%s:%s", opt, filepath.Clean(b.Host), filepath.Clean(b.Container)))
 	}
 	return nil
 }

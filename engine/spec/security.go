@@ -65,7 +65,8 @@ var strictFilter = []string{
 }
 
 // StrictAppArmorProfile is the profile --strict confines a container with
-// where the kernel has AppArmor (docs/apparmor/sdme-default).
+// where the kernel has AppArmor (units/apparmor/sdme-default, which make
+// install puts in /etc/apparmor.d).
 const StrictAppArmorProfile = "sdme-default"
 
 // HasAppArmor reports whether the kernel has AppArmor.
@@ -153,7 +154,11 @@ func checkAppArmor(name string) error {
 			return nil
 		}
 	}
-	return Invalid("apparmor-profile", name, "the kernel has no profile of that name loaded (see "+appArmorProfiles+")")
+	why := "the kernel has no profile of that name loaded (see " + appArmorProfiles + ")"
+	if name == StrictAppArmorProfile {
+		why += "; sdme installs it as /etc/apparmor.d/" + name + ": load it with apparmor_parser -r /etc/apparmor.d/" + name
+	}
+	return Invalid("apparmor-profile", name, why)
 }
 
 // capabilities are the kernel's capabilities (linux/capability.h, up to

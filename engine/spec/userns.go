@@ -87,9 +87,10 @@ func (u *UserNS) plan(_ Input, p *Plan) error {
 	return nil
 }
 
-// bindIDMap is the option of nspawn's --bind that shows a host
-// directory's files to the container's user namespace with the owners
-// they have on the host.
+// bindIDMap is the option of nspawn's --bind that shows a directory of
+// sdme's own (an application's volume, in the data directory that is
+// root's alone) to the container's user namespace with the owners it has
+// on disk.
 func (in Input) bindIDMap() string {
 	if in.shift == 0 {
 		return ""
@@ -97,10 +98,11 @@ func (in Input) bindIDMap() string {
 	return ":idmap"
 }
 
-// idmapOption is util-linux mount's option for a bind mount that shows
-// the files of UID and GID 0.. as shift..
+// idmapOption is util-linux mount's option for a read-only bind mount
+// (the overlay only reads its lower layers) that shows the files of UID
+// and GID 0.. as shift..
 func idmapOption(shift uint32) string {
-	return fmt.Sprintf("X-mount.idmap=b:0:%d:%d", shift, UsernsRange)
+	return fmt.Sprintf("ro,X-mount.idmap=b:0:%d:%d", shift, UsernsRange)
 }
 
 // The state keys are the original sdme's.
