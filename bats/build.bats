@@ -114,8 +114,9 @@ CONF
   [[ "$stderr" != *"(cached)"* ]] && [[ "$stderr" == *"Setting up sdme-hello"* ]]
   # A changed COPY source is a new step, and so is each step after it.
   echo changed >>"$CTX/site/index.html"
-  printf 'FROM base\nCOPY site /srv\nRUN cat /srv/index.html\n' >"$CTX/copy.conf"
+  printf 'FROM base\nCOPY site /srv\nCOPY site/index.html /opt/a/b/index.html\nRUN cat /srv/index.html\n' >"$CTX/copy.conf"
   sdme fs build -q c1 "$CTX/copy.conf"
+  [ -f "$DATADIR/fs/c1/opt/a/b/index.html" ] # parents made
   echo again >>"$CTX/site/index.html"
   run --separate-stderr sdme fs build -f c1 "$CTX/copy.conf"
   [[ "$stderr" != *"(cached)"* ]] && [[ "$stderr" == *again* ]]

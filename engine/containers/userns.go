@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,10 +36,17 @@ func (e *Engine) reserveShift(name string, sp *spec.Spec) (*lock.Lock, error) {
 		l.Unlock()
 		return nil, err
 	}
-	used := map[uint32]bool{}
+	used := subordinateRanges("/etc/subuid", "/etc/subgid")
 	for _, st := range states {
-		if st.err == nil && st.name != name && st.c.Spec.UserNS.Enabled {
+		switch {
+		case st.name == name:
+		case st.err == nil && st.c.Spec.UserNS.Enabled:
 			used[st.c.Spec.UserNS.Shift] = true
+		case st.err != nil:
+			// A damaged state may still name its range: keep it.
+			if s, ok := damagedShift(e.layout.StateFile(st.name)); ok {
+				used[s] = true
+			}
 		}
 	}
 	if sp.UserNS.Shift, err = spec.AllocateShift(name, used); err != nil {
@@ -75,4 +83,49 @@ func (e *Engine) probeIDMap(lowers []string) error {
 		}
 	}
 	return nil
+}
+
+// subordinateRanges are the slots of 65536 IDs that overlap the host
+// users' subordinate IDs (/etc/subuid, /etc/subgid), which newuidmap
+// lets those users map: a container there would share its IDs with
+// their user namespaces.
+func subordinateRanges(files ...string) map[uint32]bool {
+	used := map[uint32]bool{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			parts := strings.Split(strings.TrimSpace(line), ":")
+			if len(parts) != 3 {
+				continue
+			}
+			start, err1 := strconv.ParseUint(parts[1], 10, 32)
+			count, err2 := strconv.ParseUint(parts[2], 10, 32)
+			if err1 != nil || err2 != nil || count == 0 {
+				continue
+			}
+			for slot := start / spec.UsernsRange; slot*spec.UsernsRange < start+count && slot < 1<<16; slot++ {
+				used[uint32(slot*spec.UsernsRange)] = true
+			}
+		}
+	}
+	return used
+}
+
+// damagedShift reads USERNS_SHIFT from a state file that does not parse.
+func damagedShift(path string) (uint32, bool) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "USERNS_SHIFT="); ok {
+			if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+				return uint32(n), true
+			}
+		}
+	}
+	return 0, false
 }
