@@ -54,13 +54,14 @@ COPY hello.deb /tmp/
 RUN apt-get install -y /tmp/hello.deb && \
     rm /tmp/hello.deb
 COPY site /srv/www
+COPY site/*.html site/img/*.png /srv/flat/
 WORKDIR /srv/www
 RUN echo "$GREETING from $(pwd)" > greeting && systemctl enable sdme-hello.service
 CONF
   run --separate-stderr sdme fs build web1 "$CTX/build.conf"
   [ "$status" = 0 ] || fail "$stderr"
   [ "$output" = web1 ]
-  [[ "$stderr" == *"STEP 3/6: RUN apt-get install -y /tmp/hello.deb && rm /tmp/hello.deb"* ]]
+  [[ "$stderr" == *"STEP 3/7: RUN apt-get install -y /tmp/hello.deb && rm /tmp/hello.deb"* ]]
   [[ "$stderr" == *"Setting up sdme-hello (1.0)"* ]] # the command's output streams
   run sdme fs ls --json
   [ "$(echo "$output" | jq -r '.[] | select(.name=="web1") | [.source, .kind] | join(" ")')" = "$CTX/build.conf build" ]
@@ -68,8 +69,8 @@ CONF
   sdme start w1
   run sdme exec w1 cat /run/hello /srv/www/greeting /srv/www/index.html
   assert_output "$(printf 'hello from the package\nhi there from /srv/www\n<h1>site</h1>')"
-  run sdme exec w1 stat -c '%U:%G %n' /srv/www/index.html /srv/www/img/a.png
-  assert_output "$(printf 'root:root /srv/www/index.html\nroot:root /srv/www/img/a.png')"
+  run sdme exec w1 stat -c '%U:%G %n' /srv/www/index.html /srv/www/img/a.png /srv/flat/index.html /srv/flat/a.png
+  assert_output "$(printf 'root:root /srv/www/index.html\nroot:root /srv/www/img/a.png\nroot:root /srv/flat/index.html\nroot:root /srv/flat/a.png')"
   # The build's boots left nothing of theirs, and /tmp kept no package.
   [ ! -e "$DATADIR/fs/web1/tmp/hello.deb" ]
   [ ! -e "$DATADIR/fs/web1/var/lib/systemd/random-seed" ] || [ -e "$DATADIR/fs/base/var/lib/systemd/random-seed" ]

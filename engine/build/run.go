@@ -30,8 +30,8 @@ import (
 const briefWait = time.Minute
 
 // run is a build's working directory, runs/ID: the upper and work
-// directories of the step being made, the mount point of its tree, and a
-// lock that says the build is alive. Its machine is sdme-build-ID.
+// directories of the step being made and the mount point of its tree;
+// runs/ID.lock says the build is alive. Its machine is sdme-build-ID.
 type run struct {
 	id, dir string
 	lock    *lock.Lock
@@ -44,11 +44,14 @@ func (b *Builder) newRun() (*run, error) {
 	}
 	id := hex.EncodeToString(raw)
 	dir := filepath.Join(b.layout.BuildDir(), "runs", id)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// The lock before the directory: a sweep only looks at directories,
+	// so it never finds one whose lock is not yet taken.
+	l, err := lock.Exclusive(dir+".lock", "build "+id, 0)
+	if err != nil {
 		return nil, err
 	}
-	l, err := lock.Exclusive(filepath.Join(dir, "lock"), "build "+id, 0)
-	if err != nil {
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		l.Unlock()
 		return nil, err
 	}
 	return &run{id: id, dir: dir, lock: l}, nil
@@ -67,6 +70,7 @@ func (r *run) unit() string    { return r.machine() + ".service" }
 // directory.
 func (r *run) remove(ctx context.Context) {
 	undo(ctx, r.dir, r.unit())
+	os.Remove(r.dir + ".lock") // a name no other build will take
 	r.lock.Unlock()
 }
 
@@ -94,12 +98,16 @@ func (b *Builder) Sweep(ctx context.Context) error {
 		return nil // none yet
 	}
 	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
 		dir := filepath.Join(runs, e.Name())
-		l, err := lock.Exclusive(filepath.Join(dir, "lock"), "build "+e.Name(), 0)
+		l, err := lock.Exclusive(dir+".lock", "build "+e.Name(), 0)
 		if err != nil {
 			continue // alive
 		}
 		undo(ctx, dir, "sdme-build-"+e.Name()+".service")
+		os.Remove(dir + ".lock")
 		l.Unlock()
 	}
 	return nil

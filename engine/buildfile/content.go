@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sdme/sdme/engine/errdefs"
+	"github.com/sdme/sdme/engine/intree"
 )
 
 // The build context belongs to whoever wrote the build file, and sdme
@@ -239,7 +240,7 @@ func (r *root) hashEntry(h hash.Hash, source, p string) ([]string, error) {
 		}
 		field(h, string(buf[:n]))
 	default:
-		return nil, fmt.Errorf("COPY source %s: %s is %s, which COPY does not copy: %w", show(source), show(p), kind(st.Mode), errdefs.ErrUnsupported)
+		return nil, fmt.Errorf("COPY source %s: %s is %s, which COPY does not copy: %w", show(source), show(p), intree.Kind(st.Mode), errdefs.ErrUnsupported)
 	}
 	return nil, nil
 }
@@ -259,18 +260,4 @@ func hashFile(h hash.Hash, fd int, size int64) error {
 		err = errors.New("the file shrank while being read")
 	}
 	return err
-}
-
-func kind(mode uint32) string {
-	switch mode & unix.S_IFMT {
-	case unix.S_IFCHR:
-		return "a character device"
-	case unix.S_IFBLK:
-		return "a block device"
-	case unix.S_IFIFO:
-		return "a FIFO"
-	case unix.S_IFSOCK:
-		return "a socket"
-	}
-	return "a special file"
 }

@@ -65,7 +65,7 @@ func open(dir, name string, want uint32, flags int, class error) (*os.File, erro
 	case want == unix.S_IFDIR:
 		return nil, &fs.PathError{Op: "open", Path: name, Err: unix.ENOTDIR}
 	default:
-		return nil, fmt.Errorf("%s is %s, not a regular file: %w", name, kind(st.Mode), class)
+		return nil, fmt.Errorf("%s is %s, not a regular file: %w", name, Kind(st.Mode), class)
 	}
 	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(fd), flags, 0)
 	if err != nil {
@@ -160,7 +160,8 @@ func lookupHow(dir, name string, flags int) (int, error) {
 	}
 }
 
-func kind(mode uint32) string {
+// Kind names the file type of a stat mode for a message: "a FIFO".
+func Kind(mode uint32) string {
 	switch mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		return "a directory"
