@@ -125,7 +125,7 @@ func (b *Builder) Build(ctx context.Context, opts Options, rep progress.Reporter
 	}
 	defer fromLock.Unlock()
 
-	keys, err := chain(f, ctxDir, from)
+	keys, err := chain(f, ctxDir, from, b.fs.Path(f.From))
 	if err != nil {
 		return Result{}, err
 	}
@@ -241,10 +241,17 @@ func readFile(path string) (*buildfile.File, *os.File, error) {
 func fdPath(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
 
 // chain is the cache key of the FROM rootfs and of each step after it.
-// The rootfs is known by when it was made: an import of the same name
-// later is another rootfs.
-func chain(f *buildfile.File, ctxDir string, from rootfs.Info) ([]string, error) {
-	keys := []string{buildfile.BaseKey(f.From, strconv.FormatInt(from.Created.UnixNano(), 10)+"/"+from.Digest+"/"+from.BuildKey)}
+// The rootfs is known by its tree: an import of the same name later is
+// another rootfs.
+func chain(f *buildfile.File, ctxDir string, from rootfs.Info, fromDir string) ([]string, error) {
+	// The tree's inode and change time tell one import from the next,
+	// even within the second the meta's time counts in.
+	var st unix.Stat_t
+	if err := unix.Stat(fromDir, &st); err != nil {
+		return nil, err
+	}
+	id := fmt.Sprintf("%d/%d.%d/%s/%s", st.Ino, st.Ctim.Sec, st.Ctim.Nsec, from.Digest, from.BuildKey)
+	keys := []string{buildfile.BaseKey(f.From, id)}
 	for _, st := range f.Steps {
 		content := ""
 		if st.Op == buildfile.OpCopy {

@@ -56,10 +56,11 @@ func (e *Engine) reserveShift(name string, sp *spec.Spec) (*lock.Lock, error) {
 	return l, nil
 }
 
-// probeIDMap mounts each lower layer idmapped, as the container's unit
-// will, and unmounts it again: a filesystem (or kernel, or mount
-// program) without idmapped mounts fails here, at create, rather than at
-// every start.
+// probeIDMap mounts each lower layer idmapped, and an overlay on it, as
+// the container's unit will, and undoes both: a kernel, filesystem or
+// mount program without idmapped mounts, or an overlayfs that cannot
+// stack on them (before Linux 5.19), fails here, at create, rather than
+// at every start.
 func (e *Engine) probeIDMap(lowers []string) error {
 	progs, err := deps.Find("mount")
 	if err != nil {
@@ -69,17 +70,42 @@ func (e *Engine) probeIDMap(lowers []string) error {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(dir)
-	for _, lower := range lowers {
-		out, err := exec.Command(progs[0], "--bind", "--make-private", "-o",
-			fmt.Sprintf("ro,X-mount.idmap=b:0:%d:%d", spec.UsernsProbeShift, spec.UsernsRange), lower, dir).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%w: a user namespace needs an idmapped mount of %s, and mount says: %s "+
-				"(idmapped mounts need Linux 5.12 or later, a filesystem that supports them such as ext4, xfs, btrfs or tmpfs, and util-linux 2.39 or later)",
-				errdefs.ErrFailedPrecondition, filepath.Clean(lower), strings.TrimSpace(string(out)))
+	lower, upper, work, merged := filepath.Join(dir, "l"), filepath.Join(dir, "u"), filepath.Join(dir, "w"), filepath.Join(dir, "m")
+	for _, d := range []string{lower, upper, work, merged} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return err
 		}
-		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
-			return fmt.Errorf("unmount %s: %w", dir, err)
+	}
+	clean := true
+	defer func() {
+		if clean { // never delete through a mount left behind
+			os.RemoveAll(dir)
+		}
+	}()
+	unmount := func(p string) {
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			clean = false
+		}
+	}
+	fail := func(what, layer, says string) error {
+		return fmt.Errorf("%w: a user namespace needs %s of %s, and %s "+
+			"(idmapped mounts need Linux 5.12 or later, a filesystem that supports them such as ext4, xfs, btrfs or tmpfs, "+
+			"and util-linux 2.39 or later; overlayfs stacks on them from Linux 5.19)",
+			errdefs.ErrFailedPrecondition, what, filepath.Clean(layer), says)
+	}
+	for _, l := range lowers {
+		out, err := exec.Command(progs[0], "--bind", "--make-private", "-o",
+			fmt.Sprintf("ro,X-mount.idmap=b:0:%d:%d", spec.UsernsProbeShift, spec.UsernsRange), l, lower).CombinedOutput()
+		if err != nil {
+			return fail("an idmapped mount", l, "mount says: "+strings.TrimSpace(string(out)))
+		}
+		err = unix.Mount("overlay", merged, "overlay", 0, "lowerdir="+lower+",upperdir="+upper+",workdir="+work)
+		if err == nil {
+			unmount(merged)
+		}
+		unmount(lower)
+		if err != nil {
+			return fail("an overlay on an idmapped mount", l, "the kernel says: "+err.Error())
 		}
 	}
 	return nil
