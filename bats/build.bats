@@ -4,7 +4,7 @@
 # resumes after the cached steps, an unchanged file makes nothing); a
 # failing step named by file, line and status; SIGKILL and Ctrl-C leave
 # nothing; bad build files; the result as a base of an OCI application;
-# io.sdme.BuildRootfs.
+# io.sdme.Build.
 load helpers
 
 VL=/run/sdme/io.sdme
@@ -192,21 +192,21 @@ CONF
   no_build_leftovers
 }
 
-@test "io.sdme.BuildRootfs streams the steps and their output, and answers with the rootfs" {
+@test "io.sdme.Build streams the steps and their output, and answers with the rootfs" {
   printf 'FROM base\nRUN echo streamed-line\n' >"$CTX/vl.conf"
-  run varlinkctl call --more --json=short "$VL" io.sdme.BuildRootfs "{\"name\":\"vlb\",\"file\":\"$CTX/vl.conf\"}"
+  run varlinkctl call --more --json=short "$VL" io.sdme.Build "{\"name\":\"vlb\",\"file\":\"$CTX/vl.conf\"}"
   assert_success
   assert_output --partial '"message":"STEP 1/1: RUN echo streamed-line"'
   assert_output --partial '"message":"streamed-line"'
   # --more replies are a JSON text sequence (RFC 7464): RS before each.
   [ "$(echo "$output" | tr -d '\036' | grep '"rootfs"' | jq -r '.rootfs.name + " " + .rootfs.kind')" = "vlb build" ]
-  run varlinkctl call --json=short "$VL" io.sdme.BuildRootfs "{\"name\":\"vlb\",\"file\":\"$CTX/vl.conf\"}"
+  run varlinkctl call --json=short "$VL" io.sdme.Build "{\"name\":\"vlb\",\"file\":\"$CTX/vl.conf\"}"
   [ "$(echo "$output" | jq -r .upToDate)" = true ]
-  run varlinkctl call --json=short "$VL" io.sdme.BuildRootfs '{"name":"vlb2","file":"vl.conf"}'
+  run varlinkctl call --json=short "$VL" io.sdme.Build '{"name":"vlb2","file":"vl.conf"}'
   assert_failure
   assert_output --partial InvalidArgument
   # Not for others: a build runs commands as root.
-  run sudo -u tester varlinkctl call "$VL" io.sdme.BuildRootfs "{\"name\":\"x\",\"file\":\"$CTX/vl.conf\"}"
+  run sudo -u tester varlinkctl call "$VL" io.sdme.Build "{\"name\":\"x\",\"file\":\"$CTX/vl.conf\"}"
   assert_failure
   assert_output --partial PermissionDenied
   sdme fs rm vlb

@@ -36,7 +36,7 @@ func methods() map[string]method {
 		"ListRootfs":   {false, listRootfs},
 		"ImportRootfs": {true, importRootfs},
 		"RemoveRootfs": {true, removeRootfs},
-		"BuildRootfs":  {true, buildRootfs},
+		"Build":        {true, buildRootfs},
 		"CreatePod":    {true, createPod},
 		"ListPods":     {false, listPods},
 		"RemovePod":    {true, removePod},

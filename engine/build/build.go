@@ -112,6 +112,12 @@ func (b *Builder) Build(ctx context.Context, opts Options, rep progress.Reporter
 	if err := b.ready(ctx); err != nil {
 		return Result{}, err
 	}
+	// Held first, then read: what is read is what the build runs on.
+	fromLock, err := b.fs.Use(f.From)
+	if err != nil {
+		return Result{}, fmt.Errorf("%s: FROM %s: %w", f.Path, f.From, err)
+	}
+	defer fromLock.Unlock()
 	from, err := b.fs.Get(f.From)
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: FROM %s: %w", f.Path, f.From, err)
@@ -119,11 +125,6 @@ func (b *Builder) Build(ctx context.Context, opts Options, rep progress.Reporter
 	if from.Base != "" {
 		return Result{}, &buildfile.Error{Path: f.Path, Line: 1, Msg: fmt.Sprintf("FROM %s: an OCI application cannot be built on; build on its base, %s", f.From, from.Base)}
 	}
-	fromLock, err := b.fs.Use(f.From)
-	if err != nil {
-		return Result{}, err
-	}
-	defer fromLock.Unlock()
 
 	keys, err := chain(f, ctxDir, from, b.fs.Path(f.From))
 	if err != nil {

@@ -72,6 +72,9 @@ func (c *cache) commit(key, upper string, replace bool) (string, error) {
 		}
 	}
 	if err := os.Rename(upper, dst); err != nil {
+		if exists(dst) { // made meanwhile by a build beside this one
+			return dst, removeTree(upper)
+		}
 		return "", fmt.Errorf("keep the step's layer: %w", err)
 	}
 	return dst, nil

@@ -151,11 +151,17 @@ func (r *run) unmount() error {
 }
 
 // step makes the layer of st in the run's upper directory.
-func (r *run) step(ctx context.Context, b *Builder, st buildfile.Step, ctxDir string, lowers []string, rep progress.Reporter) error {
+// The upper directory is committed only once its overlay is gone: a
+// failed unmount fails the step.
+func (r *run) step(ctx context.Context, b *Builder, st buildfile.Step, ctxDir string, lowers []string, rep progress.Reporter) (err error) {
 	if err := r.mount(lowers, true); err != nil {
 		return err
 	}
-	defer r.unmount()
+	defer func() {
+		if uerr := r.unmount(); err == nil {
+			err = uerr
+		}
+	}()
 	switch st.Op {
 	case buildfile.OpRun:
 		return r.runStep(ctx, b, st, rep)

@@ -1,7 +1,6 @@
 package containers
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -76,16 +75,15 @@ func (e *Engine) probeIDMap(lowers []string) error {
 			return err
 		}
 	}
-	clean := true
+	// rmdir, never a recursive delete: it fails on a mount point, so
+	// nothing is ever deleted through a mount left behind.
 	defer func() {
-		if clean { // never delete through a mount left behind
-			os.RemoveAll(dir)
+		for _, d := range []string{lower, upper, work, merged, dir} {
+			os.Remove(d)
 		}
 	}()
 	unmount := func(p string) {
-		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
-			clean = false
-		}
+		unix.Unmount(p, unix.MNT_DETACH)
 	}
 	fail := func(what, layer, says string) error {
 		return fmt.Errorf("%w: a user namespace needs %s of %s, and %s "+
@@ -97,7 +95,13 @@ func (e *Engine) probeIDMap(lowers []string) error {
 		out, err := exec.Command(progs[0], "--bind", "--make-private", "-o",
 			fmt.Sprintf("ro,X-mount.idmap=b:0:%d:%d", spec.UsernsProbeShift, spec.UsernsRange), l, lower).CombinedOutput()
 		if err != nil {
+			unmount(lower) // a mount(8) that bound, then failed to remount
 			return fail("an idmapped mount", l, "mount says: "+strings.TrimSpace(string(out)))
+		}
+		// util-linux before 2.39 ignores X-mount.idmap and binds plainly.
+		if err := shifted(l, lower); err != nil {
+			unmount(lower)
+			return fail("an idmapped mount", l, err.Error())
 		}
 		err = unix.Mount("overlay", merged, "overlay", 0, "lowerdir="+lower+",upperdir="+upper+",workdir="+work)
 		if err == nil {
@@ -107,6 +111,22 @@ func (e *Engine) probeIDMap(lowers []string) error {
 		if err != nil {
 			return fail("an overlay on an idmapped mount", l, "the kernel says: "+err.Error())
 		}
+	}
+	return nil
+}
+
+// shifted checks that the idmapped mount at mnt of dir shows dir's owner
+// moved by the probe's shift.
+func shifted(dir, mnt string) error {
+	var orig, seen unix.Stat_t
+	if err := unix.Stat(dir, &orig); err != nil {
+		return err
+	}
+	if err := unix.Stat(mnt, &seen); err != nil {
+		return err
+	}
+	if orig.Uid < spec.UsernsRange && seen.Uid != orig.Uid+spec.UsernsProbeShift {
+		return fmt.Errorf("the mount shows owner %d, not %d: this mount program ignores X-mount.idmap", seen.Uid, orig.Uid+spec.UsernsProbeShift)
 	}
 	return nil
 }
