@@ -44,6 +44,22 @@ no_build_leftovers() {
   [ -z "$(ls -A "$DATADIR/build/runs" 2>/dev/null)" ] || fail "a build directory is left: $(ls "$DATADIR/build/runs")"
 }
 
+# build_until NAME FILE STEP: starts `sdme fs build NAME FILE` in the
+# background (its output in /tmp/NAME.log, its pid in $pid) and returns
+# once STEP has begun with the build's machine up.
+build_until() {
+  sdme fs build "$1" "$2" >"/tmp/$1.log" 2>&1 &
+  pid=$!
+  local i
+  for i in $(seq 150); do
+    if grep -q "$3" "/tmp/$1.log" && machinectl list --no-legend | grep -q '^sdme-build-'; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  fail "the build did not reach $3: $(cat "/tmp/$1.log")"
+}
+
 @test "a build installs a local package, copies files as root's and enables a service that runs at boot" {
   cat >"$CTX/build.conf" <<'CONF'
 # the web image
@@ -126,11 +142,7 @@ CONF
 
 @test "a build killed with SIGKILL leaves no rootfs; the next build cleans up its machine and mount" {
   printf 'FROM base\nRUN touch /one\nRUN sleep 300\n' >"$CTX/slow.conf"
-  sdme fs build slow "$CTX/slow.conf" >/tmp/slow.log 2>&1 &
-  pid=$!
-  for i in $(seq 100); do grep -q 'STEP 2/2' /tmp/slow.log && break; sleep 0.2; done
-  sleep 2
-  systemctl is-active --quiet 'sdme-build-*' || systemctl list-units 'sdme-build-*' | grep -q running
+  build_until slow "$CTX/slow.conf" 'STEP 2/2'
   kill -9 "$pid"
   wait "$pid" || true
   [ ! -e "$DATADIR/fs/slow" ]
@@ -147,15 +159,12 @@ CONF
 
 @test "Ctrl-C at a step stops the build and leaves nothing" {
   printf 'FROM base\nRUN sleep 300\n' >"$CTX/int.conf"
-  sdme fs build intr "$CTX/int.conf" >/tmp/int.log 2>&1 &
-  pid=$!
-  for i in $(seq 100); do grep -q 'STEP 1/1' /tmp/int.log && break; sleep 0.2; done
-  sleep 2
+  build_until intr "$CTX/int.conf" 'STEP 1/1'
   kill -INT "$pid"
   rc=0
   wait "$pid" || rc=$? # not `run wait`: a subshell has no children to wait for
-  [ "$rc" = 130 ] || fail "sdme exited with $rc: $(cat /tmp/int.log)"
-  grep -q 'context canceled' /tmp/int.log
+  [ "$rc" = 130 ] || fail "sdme exited with $rc: $(cat /tmp/intr.log)"
+  grep -q 'context canceled' /tmp/intr.log
   [ ! -e "$DATADIR/fs/intr" ]
   no_build_leftovers
 }
