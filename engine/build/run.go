@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,9 @@ import (
 	"github.com/sdme/sdme/engine/printable"
 	"github.com/sdme/sdme/engine/progress"
 )
+
+// machineStopTimeout bounds a build machine's power-off.
+const machineStopTimeout = 20 * time.Second
 
 // briefWait is how long a build waits for the cache's lock, which a
 // collection holds for as long as it deletes.
@@ -78,7 +82,7 @@ func (r *run) remove(ctx context.Context) {
 // directory: of this build, or of one that was killed.
 func undo(ctx context.Context, dir, unit string) {
 	if sc, err := deps.Find("systemctl"); err == nil {
-		sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+		sctx, cancel := context.WithTimeout(ctx, 2*machineStopTimeout)
 		exec.CommandContext(sctx, sc[0], "stop", unit).Run()
 		cancel()
 	}
@@ -202,6 +206,9 @@ func (r *run) runStep(ctx context.Context, b *Builder, st buildfile.Step, rep pr
 		"--unit=" + r.unit(), "--quiet", "--collect", "--service-type=notify",
 		"--property=KillMode=mixed", "--property=Delegate=yes", "--property=Slice=machine.slice", keepTmp,
 		fmt.Sprintf("--property=TimeoutStartSec=%ds", int(b.bootTimeout().Seconds())),
+		// A build's machine has nothing to save: past this, systemd kills
+		// it, so that a stop (of a killed build's, too) always ends.
+		"--property=TimeoutStopSec=" + strconv.Itoa(int(machineStopTimeout.Seconds())) + "s",
 		"--", progs[1], "--boot", "--notify-ready=yes", "--keep-unit",
 		"--machine=" + r.machine(), "--directory=" + r.merged(),
 	}, nspawnCommon...)
@@ -240,7 +247,7 @@ func (r *run) stopMachine(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 90*time.Second)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*machineStopTimeout)
 	defer cancel()
 	if out, err := exec.CommandContext(sctx, sc[0], "stop", r.unit()).CombinedOutput(); err != nil {
 		return fmt.Errorf("stop the build's machine: %v: %s", err, strings.TrimSpace(string(out)))
@@ -289,6 +296,7 @@ func (r *run) nspawn(ctx context.Context, binds []string, argv []string, rep pro
 	args := []string{
 		"--unit=" + r.unit(), "--quiet", "--collect", "--pipe", "--wait", "--service-type=exec",
 		"--property=Delegate=yes", "--property=Slice=machine.slice", keepTmp,
+		"--property=TimeoutStopSec=" + strconv.Itoa(int(machineStopTimeout.Seconds())) + "s",
 		"--", progs[1], "--register=no", "--keep-unit", "--console=pipe", "--directory=" + r.merged(),
 	}
 	args = append(args, nspawnCommon...)
