@@ -123,7 +123,7 @@ func (b *Builder) Build(ctx context.Context, opts Options, rep progress.Reporter
 		return Result{}, fmt.Errorf("%s: FROM %s: %w", f.Path, f.From, err)
 	}
 	if from.Base != "" {
-		return Result{}, &buildfile.Error{Path: f.Path, Line: 1, Msg: fmt.Sprintf("FROM %s: an OCI application cannot be built on; build on its base, %s", f.From, from.Base)}
+		return Result{}, &buildfile.Error{Path: f.Path, Line: f.FromLine, Msg: fmt.Sprintf("FROM %s: an OCI application cannot be built on; build on its base, %s", f.From, from.Base)}
 	}
 
 	keys, err := chain(f, ctxDir, from, b.fs.Path(f.From))

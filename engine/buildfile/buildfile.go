@@ -22,9 +22,11 @@ import (
 
 // File is a parsed build file.
 type File struct {
-	Path  string // as given to Parse, for messages
-	From  string // the name of the rootfs the build starts from
-	Steps []Step
+	Path string // as given to Parse, for messages
+	From string // the name of the rootfs the build starts from
+	// FromLine is the line of FROM.
+	FromLine int
+	Steps    []Step
 }
 
 // Op is what a step does.

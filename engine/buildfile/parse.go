@@ -96,10 +96,9 @@ func Parse(path string, r io.Reader) (*File, error) {
 }
 
 type parser struct {
-	f        *File
-	fromLine int
-	workdir  string
-	env      map[string]string
+	f       *File
+	workdir string
+	env     map[string]string
 }
 
 // directive parses one logical line, starting at line n.
@@ -109,7 +108,7 @@ func (p *parser) directive(n int, text string) error {
 	switch {
 	case op == "FROM":
 		return p.from(n, rest)
-	case p.fromLine == 0:
+	case p.f.FromLine == 0:
 		return errors.New("the first directive must be FROM")
 	case len(p.f.Steps) == maxSteps:
 		return fmt.Errorf("more than %d steps", maxSteps)
@@ -147,8 +146,8 @@ func unknown(name, op string) error {
 }
 
 func (p *parser) from(n int, rest string) error {
-	if p.fromLine != 0 {
-		return fmt.Errorf("FROM again: a build file has one FROM, at line %d", p.fromLine)
+	if p.f.FromLine != 0 {
+		return fmt.Errorf("FROM again: a build file has one FROM, at line %d", p.f.FromLine)
 	}
 	args := strings.Fields(rest)
 	if len(args) != 1 {
@@ -158,7 +157,7 @@ func (p *parser) from(n int, rest string) error {
 	if err := names.Validate(name); err != nil {
 		return fmt.Errorf("FROM: %w", err)
 	}
-	p.f.From, p.fromLine = name, n
+	p.f.From, p.f.FromLine = name, n
 	return nil
 }
 

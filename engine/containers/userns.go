@@ -93,7 +93,7 @@ func (e *Engine) probeIDMap(lowers []string) error {
 	}
 	for _, l := range lowers {
 		out, err := exec.Command(progs[0], "--bind", "--make-private", "-o",
-			fmt.Sprintf("ro,X-mount.idmap=b:0:%d:%d", spec.UsernsProbeShift, spec.UsernsRange), l, lower).CombinedOutput()
+			spec.IDMapOption(spec.UsernsProbeShift), l, lower).CombinedOutput()
 		if err != nil {
 			unmount(lower) // a mount(8) that bound, then failed to remount
 			return fail("an idmapped mount", l, "mount says: "+strings.TrimSpace(string(out)))

@@ -74,7 +74,7 @@ func (r *Root) plan(in Input, p *Plan) error {
 		idmaps++
 		p.Dirs = append(p.Dirs, target)
 		p.Mounts = append(p.Mounts, Mount{
-			Argv:     []string{in.Programs.Mount, "--bind", "--make-private", "-o", idmapOption(in.shift), dir, target},
+			Argv:     []string{in.Programs.Mount, "--bind", "--make-private", "-o", IDMapOption(in.shift), dir, target},
 			Target:   target,
 			Optional: optional,
 		})

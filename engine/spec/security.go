@@ -64,13 +64,13 @@ var strictFilter = []string{
 	"~acct", "~add_key", "~bpf", "~keyctl", "~open_by_handle_at", "~quotactl", "~request_key", "~userfaultfd",
 }
 
-// StrictAppArmorProfile is the profile --strict confines a container with
+// strictAppArmorProfile is the profile --strict confines a container with
 // where the kernel has AppArmor (units/apparmor/sdme-default, which make
 // install puts in /etc/apparmor.d).
-const StrictAppArmorProfile = "sdme-default"
+const strictAppArmorProfile = "sdme-default"
 
-// HasAppArmor reports whether the kernel has AppArmor.
-func HasAppArmor() bool {
+// hasAppArmor reports whether the kernel has AppArmor.
+func hasAppArmor() bool {
 	_, err := os.Stat(appArmorProfiles)
 	return err == nil
 }
@@ -78,7 +78,7 @@ func HasAppArmor() bool {
 // Notes say what a profile leaves out on this host. Create says them
 // once; the rest of the profile applies.
 func (s *Security) Notes() []string {
-	if s.Strict && s.AppArmorProfile == "" && !HasAppArmor() {
+	if s.Strict && s.AppArmorProfile == "" && !hasAppArmor() {
 		return []string{"this kernel has no AppArmor: the strict profile goes on without an AppArmor profile"}
 	}
 	return nil
@@ -115,8 +115,8 @@ func (s *Security) expandCapabilities() {
 		if len(s.SystemCallFilter) == 0 {
 			s.SystemCallFilter = strictFilter
 		}
-		if s.AppArmorProfile == "" && HasAppArmor() {
-			s.AppArmorProfile = StrictAppArmorProfile
+		if s.AppArmorProfile == "" && hasAppArmor() {
+			s.AppArmorProfile = strictAppArmorProfile
 		}
 	}
 	for _, c := range drops {
@@ -155,7 +155,7 @@ func checkAppArmor(name string) error {
 		}
 	}
 	why := "the kernel has no profile of that name loaded (see " + appArmorProfiles + ")"
-	if name == StrictAppArmorProfile {
+	if name == strictAppArmorProfile {
 		why += "; sdme installs it as /etc/apparmor.d/" + name + ": load it with apparmor_parser -r /etc/apparmor.d/" + name
 	}
 	return Invalid("apparmor-profile", name, why)

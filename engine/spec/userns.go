@@ -98,10 +98,10 @@ func (in Input) bindIDMap() string {
 	return ":idmap"
 }
 
-// idmapOption is util-linux mount's option for a read-only bind mount
+// IDMapOption is util-linux mount's option for a read-only bind mount
 // (the overlay only reads its lower layers) that shows the files of UID
 // and GID 0.. as shift..
-func idmapOption(shift uint32) string {
+func IDMapOption(shift uint32) string {
 	return fmt.Sprintf("ro,X-mount.idmap=b:0:%d:%d", shift, UsernsRange)
 }
 
